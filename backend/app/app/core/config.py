@@ -1,0 +1,92 @@
+"""Application settings, read from the environment and the repository's `.env`."""
+
+import warnings
+from functools import cached_property
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import EmailStr, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# backend/app/app/core/config.py -> the repository root holds `.env`; in a container the
+# file is absent and compose passes the variables instead.
+_REPO_ENV_FILE = Path(__file__).resolve().parents[4] / ".env"
+
+DEFAULT_SECRET = "changethis"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=_REPO_ENV_FILE, env_ignore_empty=True, extra="ignore"
+    )
+
+    PROJECT_NAME: str = "tooljobs"
+    API_V1_STR: str = "/api/v1"
+    ENVIRONMENT: Literal["local", "staging", "production"] = "local"
+
+    SECRET_KEY: str
+    ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=60 * 24 * 8, ge=1)
+
+    # Either one DATABASE_URL or the POSTGRES_* parts (as in the full-stack template).
+    DATABASE_URL: str | None = None
+    POSTGRES_SERVER: str = "localhost"
+    POSTGRES_PORT: int = 5432
+    POSTGRES_USER: str = "postgres"
+    POSTGRES_PASSWORD: str = ""
+    POSTGRES_DB: str = "tooljobs"
+
+    REDIS_URL: str = "redis://localhost:6379/0"
+    CELERY_BROKER_URL: str | None = None
+
+    FIRST_SUPERUSER: EmailStr = "admin@example.com"
+    FIRST_SUPERUSER_PASSWORD: str = DEFAULT_SECRET
+
+    MOCKUP_TESTS: bool = False
+
+    # Redis keeps a job's snapshot this long after its last change; PostgreSQL keeps it for good.
+    JOB_SNAPSHOT_TTL_SECONDS: int = Field(default=24 * 3600, ge=60)
+    # A running job's worker refreshes its heartbeat this often ...
+    HEARTBEAT_INTERVAL_SECONDS: float = Field(default=5.0, gt=0)
+    # ... and a running job whose heartbeat is older than this is failed as worker_lost.
+    WORKER_LOST_AFTER_SECONDS: float = Field(default=60.0, gt=0)
+    REAPER_INTERVAL_SECONDS: float = Field(default=30.0, gt=0)
+
+    # Where processes keep runtime files: the beat schedule, the embedded database and Redis.
+    RUNTIME_DIR: Path = Path("var")
+
+    @cached_property
+    def database_url(self) -> str:
+        if self.DATABASE_URL:
+            return self.DATABASE_URL
+        password = f":{self.POSTGRES_PASSWORD}" if self.POSTGRES_PASSWORD else ""
+        return (
+            f"postgresql+psycopg2://{self.POSTGRES_USER}{password}@"
+            f"{self.POSTGRES_SERVER}:{self.POSTGRES_PORT}/{self.POSTGRES_DB}"
+        )
+
+    @cached_property
+    def broker_url(self) -> str:
+        if self.CELERY_BROKER_URL:
+            return self.CELERY_BROKER_URL
+        # redis-py spells a Unix socket unix://, kombu spells it redis+socket://.
+        if self.REDIS_URL.startswith("unix://"):
+            return "redis+socket://" + self.REDIS_URL.removeprefix("unix://")
+        return self.REDIS_URL
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_outside_local(self) -> Self:
+        for name in ("SECRET_KEY", "POSTGRES_PASSWORD", "FIRST_SUPERUSER_PASSWORD"):
+            if getattr(self, name) != DEFAULT_SECRET:
+                continue
+            message = (
+                f'{name} is "{DEFAULT_SECRET}"; set a real secret for ENVIRONMENT='
+                f"{self.ENVIRONMENT} (for example: python -c "
+                '"import secrets; print(secrets.token_urlsafe(32))")'
+            )
+            if self.ENVIRONMENT != "local":
+                raise ValueError(message)
+            warnings.warn(message, stacklevel=1)
+        return self
+
+
+settings = Settings()

@@ -1,0 +1,15 @@
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class ToolRead(BaseModel):
+    name: str
+    version: str
+    title: str
+    description: str
+    queue: str
+    time_limit_seconds: float | None
+    max_attempts: int
+    inputs_schema: dict[str, Any]
+    outputs_schema: dict[str, Any]
