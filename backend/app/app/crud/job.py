@@ -70,7 +70,5 @@ def list_jobs(
 
 
 def list_running_job_ids(session: Session, *, started_before: datetime) -> Sequence[uuid.UUID]:
-    statement = select(Job.id).where(
-        Job.state == JobState.running, Job.started_at < started_before
-    )
+    statement = select(Job.id).where(Job.state == JobState.running, Job.started_at < started_before)
     return session.scalars(statement).all()

@@ -25,4 +25,6 @@ def create_user(
 
 
 def list_users(session: Session, *, offset: int, limit: int) -> Sequence[User]:
-    return session.scalars(select(User).order_by(User.created_at, User.id).offset(offset).limit(limit)).all()
+    return session.scalars(
+        select(User).order_by(User.created_at, User.id).offset(offset).limit(limit)
+    ).all()

@@ -9,7 +9,7 @@ class ToolRead(BaseModel):
     title: str
     description: str
     queue: str
-    time_limit_seconds: float | None
+    time_limit_seconds: int | None
     max_attempts: int
     inputs_schema: dict[str, Any]
     outputs_schema: dict[str, Any]

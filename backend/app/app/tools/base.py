@@ -24,7 +24,7 @@ class Tool(ABC, Generic[InputsT, OutputsT]):
     title: ClassVar[str]
     description: ClassVar[str] = ""
     queue: ClassVar[str] = "default"
-    time_limit_seconds: ClassVar[float | None] = None
+    time_limit_seconds: ClassVar[int | None] = None
     max_attempts: ClassVar[int] = 1
     transient_errors: ClassVar[tuple[type[Exception], ...]] = ()
 

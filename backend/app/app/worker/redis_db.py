@@ -12,6 +12,7 @@ import uuid
 from functools import cache
 
 import redis
+from redis.commands.core import Script
 
 from app.core.config import settings
 from app.models.job import JobState
@@ -39,21 +40,39 @@ def principal_key(user_id: uuid.UUID) -> str:
 
 
 @cache
-def client() -> "redis.Redis[bytes]":
+def client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, health_check_interval=30)
 
 
-def save_job(job: JobRead, *, publish: bool = True) -> None:
-    """Store the snapshot of a state transition and tell the job's subscribers."""
+# Writes a snapshot only when it is not older than the stored one: a reader re-filling
+# Redis from PostgreSQL must never overwrite a newer transition mirrored by a worker.
+_SAVE_NEWER_SNAPSHOT = """
+local stored = redis.call('HGET', KEYS[1], 'version')
+if stored and tonumber(stored) > tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'snapshot', ARGV[1], 'version', ARGV[2])
+redis.call('HDEL', KEYS[1], 'progress', 'message')
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+if ARGV[4] == '1' then redis.call('PUBLISH', KEYS[2], ARGV[1]) end
+return 1
+"""
+
+
+@cache
+def _save_newer_snapshot() -> Script:
+    return client().register_script(_SAVE_NEWER_SNAPSHOT)
+
+
+def save_job(job: JobRead, *, publish: bool = True) -> bool:
+    """Store the snapshot of a state transition and tell the job's subscribers.
+
+    False when Redis already holds a newer snapshot of this job.
+    """
     data = job.model_dump_json()
-    key = job_key(job.id)
-    pipe = client().pipeline(transaction=True)
-    pipe.hset(key, mapping={"snapshot": data})
-    pipe.hdel(key, "progress", "message")
-    pipe.expire(key, settings.JOB_SNAPSHOT_TTL_SECONDS)
-    if publish:
-        pipe.publish(job_channel(job.id), data)
-    pipe.execute()
+    written = _save_newer_snapshot()(
+        keys=[job_key(job.id), job_channel(job.id)],
+        args=[data, job.updated_at.timestamp(), settings.JOB_SNAPSHOT_TTL_SECONDS, int(publish)],
+    )
+    return bool(written)
 
 
 def load_job(job_id: uuid.UUID) -> JobRead | None:
@@ -65,18 +84,17 @@ def load_job(job_id: uuid.UUID) -> JobRead | None:
     job = JobRead.model_validate_json(snapshot)
     if job.state is JobState.running and progress is not None:
         job.progress = float(progress)
-        job.message = message.decode() if message else job.message
+        job.message = message.decode() if isinstance(message, bytes) else job.message
     return job
 
 
 def tick_job(job_id: uuid.UUID, progress: float, message: str | None) -> None:
     """A progress report: Redis only; the last one is flushed to PostgreSQL at the end."""
     key = job_key(job_id)
-    mapping: dict[str, str | float] = {"progress": progress}
-    if message is not None:
-        mapping["message"] = message
     pipe = client().pipeline(transaction=False)
-    pipe.hset(key, mapping=mapping)
+    pipe.hset(key, "progress", progress)
+    if message is not None:
+        pipe.hset(key, "message", message)
     pipe.expire(key, settings.JOB_SNAPSHOT_TTL_SECONDS)
     pipe.publish(job_channel(job_id), json.dumps({"progress": progress, "message": message}))
     pipe.execute()
@@ -97,9 +115,7 @@ def stop_heart(job_id: uuid.UUID) -> None:
 
 
 def save_principal(principal: Principal) -> None:
-    client().set(
-        principal_key(principal.id), principal.model_dump_json(), ex=PRINCIPAL_TTL_SECONDS
-    )
+    client().set(principal_key(principal.id), principal.model_dump_json(), ex=PRINCIPAL_TTL_SECONDS)
 
 
 def load_principal(user_id: uuid.UUID) -> Principal | None:
@@ -109,3 +125,7 @@ def load_principal(user_id: uuid.UUID) -> Principal | None:
 
 def forget_principal(user_id: uuid.UUID) -> None:
     client().delete(principal_key(user_id))
+
+
+def forget_job(job_id: uuid.UUID) -> None:
+    client().delete(job_key(job_id), heartbeat_key(job_id))

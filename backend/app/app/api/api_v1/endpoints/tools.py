@@ -1,0 +1,61 @@
+import re
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+from pydantic import create_model
+
+from app.api.api_v1.endpoints.jobs import SUBMIT_RESPONSES, accepted
+from app.api.deps import CurrentPrincipal, SessionDep
+from app.schemas.job import JobOptions, JobRead
+from app.schemas.tool import ToolRead
+from app.services import jobs as job_service
+from app.services import tools as tool_service
+from app.tools.registry import AnyTool, tools_by_name
+
+router = APIRouter(prefix="/tools", tags=["tools"])
+
+
+@router.get("", summary="List tools", description="Every tool with its input and output schema.")
+def list_tools(_: CurrentPrincipal) -> list[ToolRead]:
+    return tool_service.list_tools()
+
+
+@router.get(
+    "/{name}",
+    summary="Describe a tool",
+    responses={404: {"description": "No tool of this name."}},
+)
+def read_tool(_: CurrentPrincipal, name: str) -> ToolRead:
+    return tool_service.describe_tool(name)
+
+
+def _add_typed_submit_route(tool: AnyTool) -> None:
+    """`POST /tools/{tool.name}/jobs`, whose body names the tool's own inputs model."""
+    model_name = "".join(part.capitalize() for part in re.split(r"[^0-9a-zA-Z]+", tool.name))
+    body_model = create_model(
+        f"{model_name}JobCreate", __base__=JobOptions, inputs=(tool.inputs_model, ...)
+    )
+
+    def submit(
+        session: SessionDep, principal: CurrentPrincipal, response: Response, body: Any
+    ) -> JobRead:
+        options = JobOptions(priority=body.priority, labels=body.labels)
+        job = job_service.submit_job(session, principal, tool.name, body.inputs, options)
+        return accepted(response, job)
+
+    # The body's type exists only at run time; FastAPI reads it from the annotations.
+    submit.__annotations__["body"] = body_model
+    router.add_api_route(
+        f"/{tool.name}/jobs",
+        submit,
+        methods=["POST"],
+        status_code=status.HTTP_202_ACCEPTED,
+        summary=f"Submit a {tool.name} job",
+        description=f"{tool.title}. {tool.description} Answers like `POST /jobs`.",
+        responses=SUBMIT_RESPONSES,
+        operation_id=f"submit_{tool.name.replace('-', '_')}_job",
+    )
+
+
+for _tool in tools_by_name().values():
+    _add_typed_submit_route(_tool)

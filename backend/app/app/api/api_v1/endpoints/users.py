@@ -1,0 +1,39 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from app.api.deps import CurrentPrincipal, CurrentSuperuser, SessionDep
+from app.schemas.user import UserCreate, UserRead
+from app.services import users as user_service
+from app.services.errors import NotFound
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.get("/me", summary="The calling user")
+def read_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
+    user = user_service.get_user(session, principal.id)
+    if user is None:
+        raise NotFound("user not found")
+    return UserRead.model_validate(user)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a user (superuser only)",
+    responses={409: {"description": "A user with this email exists."}},
+)
+def create_user(session: SessionDep, _: CurrentSuperuser, new_user: UserCreate) -> UserRead:
+    return UserRead.model_validate(user_service.create_user(session, new_user))
+
+
+@router.get("", summary="List users (superuser only)", description="Oldest first.")
+def list_users(
+    session: SessionDep,
+    _: CurrentSuperuser,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[UserRead]:
+    users = user_service.list_users(session, offset=offset, limit=limit)
+    return [UserRead.model_validate(user) for user in users]

@@ -1,0 +1,62 @@
+"""Dependencies shared by the routers: a database session and who is calling."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from app.core.config import settings
+from app.core.security import user_id_from_token
+from app.db.session import SessionLocal
+from app.schemas.user import Principal
+from app.services import users as user_service
+
+# auto_error=False: a missing token is our 401 with our message, like a bad one.
+oauth2_scheme = OAuth2PasswordBearer(
+    tokenUrl=f"{settings.API_V1_STR}/login/access-token", auto_error=False
+)
+
+
+def get_session() -> Iterator[Session]:
+    # A session connects only when first used, so a request that needs no SQL opens none.
+    with SessionLocal() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        detail=detail,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def get_current_principal(
+    session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal:
+    if token is None:
+        raise _unauthorized("not authenticated")
+    user_id = user_id_from_token(token)
+    if user_id is None:
+        raise _unauthorized("invalid or expired token")
+    principal = user_service.principal(session, user_id)
+    if principal is None or not principal.is_active:
+        raise _unauthorized("invalid or expired token")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_current_principal)]
+
+
+def get_current_superuser(principal: CurrentPrincipal) -> Principal:
+    if not principal.is_superuser:
+        raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="superuser only")
+    return principal
+
+
+CurrentSuperuser = Annotated[Principal, Depends(get_current_superuser)]

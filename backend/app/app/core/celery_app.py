@@ -1,0 +1,69 @@
+"""The Celery application: one configuration for the API (which sends) and the worker."""
+
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init
+from kombu import Queue
+
+from app.core.config import settings
+from app.tools.registry import queues
+from app.worker.scheduler import beat_schedule
+
+# Job priority as users see it: 0 lowest .. 9 most urgent (as in AMQP).
+MAX_PRIORITY = 9
+
+RUN_JOB_TASK = "app.worker.tasks.run_job"
+
+celery_app = Celery("tooljobs", broker=settings.broker_url, include=["app.worker.tasks"])
+celery_app.conf.update(
+    task_serializer="json",
+    accept_content=["json"],
+    # Job state lives in PostgreSQL and Redis (app.worker.redis_db), never in a result backend.
+    task_ignore_result=True,
+    # A job is acknowledged only when it ended, so a worker that dies hands it back.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_queues=[
+        Queue(name, routing_key=name, max_priority=MAX_PRIORITY) for name in sorted(queues())
+    ],
+    task_default_queue="default",
+    task_create_missing_queues=False,
+    broker_transport_options={
+        # Redis has no native priorities: kombu keeps one list per step and reads step 0 first.
+        "queue_order_strategy": "priority",
+        "priority_steps": list(range(MAX_PRIORITY + 1)),
+        "sep": ":",
+    },
+    broker_connection_retry_on_startup=True,
+    # Fail a submit within seconds when the broker is down, instead of hanging the request.
+    broker_connection_timeout=3,
+    task_publish_retry_policy={
+        "max_retries": 2,
+        "interval_start": 0.2,
+        "interval_step": 0.5,
+        "interval_max": 1,
+    },
+    beat_schedule=beat_schedule(),
+    worker_hijack_root_logger=False,
+)
+
+
+def broker_priority(priority: int) -> int:
+    """The Celery message priority for a job priority, on this broker.
+
+    AMQP brokers deliver the highest number first; kombu's Redis transport delivers the
+    lowest first, so the scale is turned over for Redis.
+    """
+    if celery_app.conf.broker_url.startswith(("redis", "rediss")):
+        return MAX_PRIORITY - priority
+    return priority
+
+
+@worker_process_init.connect
+def _dispose_inherited_connections(**_: Any) -> None:
+    """A forked worker child must not reuse the connections of its parent."""
+    from app.db.session import engine
+
+    engine.dispose(close=False)

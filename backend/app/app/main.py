@@ -1,0 +1,45 @@
+"""The FastAPI application."""
+
+import logging
+from pathlib import Path
+
+import redis
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
+
+from app.api.api_v1.api import api_router
+from app.core.config import settings
+from app.services.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+# The placeholder front end, served by the API in development (nginx serves it in compose).
+FRONTEND_DIR = Path(__file__).resolve().parents[3] / "frontend-placeholder"
+
+app = FastAPI(
+    title=settings.PROJECT_NAME,
+    description="Run long tools as REST jobs: submit, poll, stream, cancel, download.",
+    openapi_url=f"{settings.API_V1_STR}/openapi.json",
+)
+app.include_router(api_router, prefix=settings.API_V1_STR)
+
+
+@app.exception_handler(ServiceError)
+def service_error(_: Request, error: ServiceError) -> JSONResponse:
+    return JSONResponse(status_code=error.status_code, content={"detail": error.detail})
+
+
+@app.exception_handler(OperationalError)
+@app.exception_handler(redis.ConnectionError)
+def backing_service_down(_: Request, error: Exception) -> JSONResponse:
+    # Connection details stay in the log; the client learns only what to do.
+    logger.warning("backing service unavailable: %s", type(error).__name__)
+    return JSONResponse(
+        status_code=503, content={"detail": "a backing service is unavailable; try again"}
+    )
+
+
+if FRONTEND_DIR.is_dir():
+    app.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend")

@@ -1,0 +1,39 @@
+"""Errors a client can cause, each with its HTTP status; mapped to responses in one place."""
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class ServiceError(Exception):
+    status_code = 500
+
+    def __init__(self, detail: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(ServiceError):
+    status_code = 404
+
+
+class Conflict(ServiceError):
+    status_code = 409
+
+
+class Unavailable(ServiceError):
+    """A backing service (database, Redis, broker) is down; the client may retry."""
+
+    status_code = 503
+
+
+class InvalidInput(ServiceError):
+    """422 in FastAPI's own shape: a list of {loc, msg, type}, so clients parse one format."""
+
+    status_code = 422
+
+    def __init__(self, errors: Sequence[dict[str, Any]]) -> None:
+        super().__init__(list(errors))
+
+    @classmethod
+    def at(cls, loc: Sequence[str | int], msg: str, error_type: str) -> "InvalidInput":
+        return cls([{"loc": list(loc), "msg": msg, "type": error_type}])
