@@ -39,7 +39,8 @@ def transition_job(
         .where(Job.id == job_id, Job.state.in_(list(from_states)))
         .values(**values)
         .returning(Job)
-        .execution_options(synchronize_session=False)
+        # populate_existing: a Job this session already loaded gets the new values too.
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     return session.scalars(statement).one_or_none()
 

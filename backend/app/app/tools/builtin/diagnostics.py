@@ -1,7 +1,6 @@
 """Tools that are always there, to try the service and to test it: echo, sleep, fail."""
 
 import time
-from typing import Any
 
 from pydantic import BaseModel, Field, JsonValue
 
@@ -56,11 +55,15 @@ class FailInputs(BaseModel):
     message: str = Field(default="failed on purpose", max_length=10_000)
 
 
-class Fail(Tool[FailInputs, BaseModel]):
+class FailOutputs(BaseModel):
+    """Never produced: the tool always fails."""
+
+
+class Fail(Tool[FailInputs, FailOutputs]):
     name = "fail"
     version = "1.0.0"
     title = "Fail"
     description = "Always fails with `message`, to see how failures look."
 
-    def run(self, inputs: FailInputs, ctx: JobContext) -> Any:
+    def run(self, inputs: FailInputs, ctx: JobContext) -> FailOutputs:
         raise ToolError(inputs.message)

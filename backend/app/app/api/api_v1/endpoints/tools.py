@@ -23,6 +23,7 @@ def list_tools(_: CurrentPrincipal) -> list[ToolRead]:
 @router.get(
     "/{name}",
     summary="Describe a tool",
+    description="Its version, queue, limits, and input and output JSON Schema.",
     responses={404: {"description": "No tool of this name."}},
 )
 def read_tool(_: CurrentPrincipal, name: str) -> ToolRead:

@@ -10,7 +10,7 @@ from app.services.errors import NotFound
 router = APIRouter(prefix="/users", tags=["users"])
 
 
-@router.get("/me", summary="The calling user")
+@router.get("/me", summary="The calling user", description="Your own account.")
 def read_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
     user = user_service.get_user(session, principal.id)
     if user is None:
@@ -22,6 +22,7 @@ def read_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Create a user (superuser only)",
+    description="A new account; `is_superuser` defaults to false.",
     responses={409: {"description": "A user with this email exists."}},
 )
 def create_user(session: SessionDep, _: CurrentSuperuser, new_user: UserCreate) -> UserRead:

@@ -1,0 +1,172 @@
+"""Real PostgreSQL, Redis and Celery worker processes for the whole suite.
+
+The suite uses its own database (`tooljobs_test`, built with `alembic upgrade head`)
+and its own Redis databases, never the ones `make run` uses.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+import redis
+
+TEST_DATABASE_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/tooljobs_test"
+)
+TEST_REDIS = os.environ.get("TEST_REDIS", "redis://127.0.0.1:6379")
+
+# Set before the app is imported: its settings are read once, at import.
+os.environ.update(
+    ENVIRONMENT="local",
+    SECRET_KEY="test-secret-key-not-for-production",
+    FIRST_SUPERUSER="admin@example.com",
+    FIRST_SUPERUSER_PASSWORD="admin-password-for-tests",
+    DATABASE_URL=TEST_DATABASE_URL,
+    REDIS_URL=f"{TEST_REDIS}/15",
+    CELERY_BROKER_URL=f"{TEST_REDIS}/14",
+    MOCKUP_TESTS="1",
+    HEARTBEAT_INTERVAL_SECONDS="0.5",
+    WORKER_LOST_AFTER_SECONDS="3",
+)
+
+from alembic.config import Config  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from alembic import command  # noqa: E402
+from app.core.celery_app import celery_app  # noqa: E402
+from app.core.security import create_access_token, hash_password  # noqa: E402
+from app.crud import user as user_crud  # noqa: E402
+from app.db.init_db import create_database_if_missing  # noqa: E402
+from app.db.session import SessionLocal, engine  # noqa: E402
+from app.main import app  # noqa: E402
+from app.worker import redis_db  # noqa: E402
+
+T = TypeVar("T")
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+REPO_ROOT = PROJECT_DIR.parents[1]
+
+
+def alembic_config() -> Config:
+    return Config(str(PROJECT_DIR / "alembic.ini"))
+
+
+def drop_database(url: str) -> None:
+    from sqlalchemy import create_engine, make_url
+
+    parsed = make_url(url)
+    maintenance = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with maintenance.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    maintenance.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database() -> Iterator[None]:
+    """A fresh database migrated up at the start and down to base at the end."""
+    drop_database(TEST_DATABASE_URL)
+    create_database_if_missing(TEST_DATABASE_URL)
+    command.upgrade(alembic_config(), "head")
+    for redis_url in (os.environ["REDIS_URL"], os.environ["CELERY_BROKER_URL"]):
+        redis.Redis.from_url(redis_url).flushdb()
+    yield
+    engine.dispose()
+    command.downgrade(alembic_config(), "base")
+    engine.dispose()
+    drop_database(TEST_DATABASE_URL)
+
+
+@pytest.fixture(autouse=True)
+def clean_state() -> Iterator[None]:
+    yield
+    with engine.begin() as connection:
+        connection.execute(text('TRUNCATE job, "user" CASCADE'))
+    redis_db.client().flushdb()
+
+
+def make_user(email: str, *, is_superuser: bool = False, password: str = "password-123") -> str:
+    """A user in the database; returns a bearer token for it."""
+    with SessionLocal() as session:
+        user = user_crud.create_user(
+            session, email=email, hashed_password=hash_password(password), is_superuser=is_superuser
+        )
+        session.commit()
+        return create_access_token(user.id)
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def user_headers() -> dict[str, str]:
+    return auth(make_user("user@example.com"))
+
+
+@pytest.fixture
+def other_user_headers() -> dict[str, str]:
+    return auth(make_user("other@example.com"))
+
+
+@pytest.fixture
+def superuser_headers() -> dict[str, str]:
+    return auth(make_user("root@example.com", is_superuser=True))
+
+
+def wait_until(predicate: Callable[[], T], timeout: float = 20, interval: float = 0.05) -> T:
+    """Poll until `predicate()` returns something truthy, and return it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"not true within {timeout}s: {predicate}")
+
+
+def start_worker(*extra: str) -> subprocess.Popen[bytes]:
+    """A real `celery worker` process on the test broker; returns once it answers a ping."""
+    process = subprocess.Popen(
+        [
+            *[sys.executable, "-m", "celery", "-A", "app.core.celery_app", "worker"],
+            *["--loglevel", "WARNING", "--concurrency", "2", "--queues", "default"],
+            *["--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h"],
+            *extra,
+        ],
+        cwd=PROJECT_DIR,
+    )
+    try:
+        wait_until(lambda: process.poll() is not None or celery_app.control.ping(timeout=0.5), 30)
+    except AssertionError:
+        process.kill()
+        raise
+    assert process.poll() is None, "the worker exited at start"
+    return process
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def worker(database: None) -> Iterator[subprocess.Popen[bytes]]:
+    process = start_worker()
+    yield process
+    stop(process)

@@ -1,0 +1,41 @@
+import pytest
+from pydantic import ValidationError
+
+from app.core.config import Settings
+
+
+def settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "POSTGRES_PASSWORD", "FIRST_SUPERUSER_PASSWORD"])
+def test_changethis_secret_is_refused_outside_local(name: str) -> None:
+    values = {"SECRET_KEY": "a-real-secret", name: "changethis"}
+    with pytest.raises(ValidationError, match=name):
+        settings(ENVIRONMENT="production", **values)
+
+
+def test_changethis_secret_only_warns_in_local() -> None:
+    with pytest.warns(UserWarning, match="SECRET_KEY"):
+        assert settings(ENVIRONMENT="local", SECRET_KEY="changethis").SECRET_KEY == "changethis"
+
+
+def test_secret_key_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SECRET_KEY")
+    with pytest.raises(ValidationError, match="SECRET_KEY"):
+        settings()
+
+
+def test_database_url_is_built_from_postgres_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL")
+    built = settings(
+        POSTGRES_SERVER="db", POSTGRES_USER="app", POSTGRES_PASSWORD="pw", POSTGRES_DB="jobs"
+    )
+    assert built.database_url == "postgresql+psycopg2://app:pw@db:5432/jobs"
+
+
+def test_broker_defaults_to_redis_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CELERY_BROKER_URL")
+    assert settings(REDIS_URL="redis://cache:6379/2").broker_url == "redis://cache:6379/2"
+    # kombu spells a unix socket differently from redis-py.
+    assert settings(REDIS_URL="unix:///run/r.sock").broker_url == "redis+socket:///run/r.sock"
