@@ -1,0 +1,72 @@
+"""`make run` without servers: `tooljobs run --embedded` on SQLite and an embedded Redis."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import PROJECT_DIR, wait_until
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_embedded_stack_runs_an_echo_job_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}
+    }
+    env.update(RUNTIME_DIR=str(tmp_path), FIRST_SUPERUSER_PASSWORD="embedded-password")
+    stack = subprocess.Popen(
+        [Path(sys.executable).parent / "tooljobs", "run", "--embedded", "--port", str(port)],
+        cwd=PROJECT_DIR,
+        env=env,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+
+        def api_answers() -> bool:
+            assert stack.poll() is None, "the stack exited"
+            try:
+                return httpx.get(f"{base}/health", timeout=1).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_until(api_answers, timeout=90, interval=0.5)
+        token = httpx.post(
+            f"{base}/login/access-token",
+            data={"username": "admin@example.com", "password": "embedded-password"},
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        submitted = httpx.post(
+            f"{base}/jobs", headers=headers, json={"tool": "echo", "inputs": {"message": "hi"}}
+        )
+        assert submitted.status_code == 202
+        location = f"http://127.0.0.1:{port}{submitted.headers['Location']}"
+
+        def succeeded() -> bool:
+            return bool(httpx.get(location, headers=headers).json()["state"] == "succeeded")
+
+        wait_until(succeeded, timeout=60, interval=0.2)
+        assert (tmp_path / "tooljobs.db").exists()
+        ready = httpx.get(f"{base}/health/ready").json()
+        assert ready["checks"] == {"database": "ok", "redis": "ok", "broker": "ok"}
+        children = subprocess.run(
+            ["pgrep", "-P", str(stack.pid)], capture_output=True, text=True, check=True
+        ).stdout.split()
+        assert len(children) == 4  # redis, api, worker and beat; prestart has finished
+    finally:
+        stack.send_signal(signal.SIGINT)
+        assert stack.wait(timeout=60) == 0
+    for pid in children:
+        assert not Path(f"/proc/{pid}").exists(), f"process {pid} outlived the stack"

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Makes sure PostgreSQL and Redis answer on 127.0.0.1 for the test suite, and that
+# Debian's docker-compose (used to validate docker-compose.yml) is there: starts the
+# servers when installed, installs them from Debian's packages when missing.
+set -euo pipefail
+
+pg_answers() { pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; }
+redis_answers() { [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = "PONG" ]; }
+
+apt_install() {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; }
+}
+
+wait_until() {
+  local what=$1; shift
+  for _ in $(seq 1 60); do "$@" && return 0; sleep 0.5; done
+  echo "error: $what does not answer on 127.0.0.1" >&2
+  return 1
+}
+
+if ! pg_answers; then
+  if ! command -v pg_ctlcluster >/dev/null; then
+    echo "installing PostgreSQL"
+    apt_install postgresql
+    version=$(ls /etc/postgresql | sort -V | tail -1)
+    # The suite connects as postgres over TCP without a password, as on the CI machines.
+    sed -i '1i host all all 127.0.0.1/32 trust' "/etc/postgresql/$version/main/pg_hba.conf"
+  fi
+  echo "starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start || true
+  wait_until PostgreSQL pg_answers
+fi
+
+if ! redis_answers; then
+  command -v redis-server >/dev/null || { echo "installing Redis"; apt_install redis-server; }
+  echo "starting Redis"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+  wait_until Redis redis_answers
+fi
+
+command -v docker-compose >/dev/null || { echo "installing docker-compose"; apt_install docker-compose; }
