@@ -19,10 +19,11 @@ def drop_empty_revision(
     migration_context: MigrationContext, _revision: Any, directives: list[MigrationScript]
 ) -> None:
     """`revision --autogenerate` with no model change writes no file."""
-    autogenerate = getattr(context.config.cmd_opts, "autogenerate", False)
-    if autogenerate and directives and directives[0].upgrade_ops is not None:
-        if directives[0].upgrade_ops.is_empty():
-            directives[:] = []
+    if not getattr(context.config.cmd_opts, "autogenerate", False) or not directives:
+        return
+    upgrade_ops = directives[0].upgrade_ops
+    if upgrade_ops is not None and upgrade_ops.is_empty():
+        directives[:] = []
 
 
 def run_migrations_offline() -> None:

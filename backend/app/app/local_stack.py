@@ -57,7 +57,8 @@ def answers(url: str) -> bool:
 def run(*, host: str, port: int, embedded: bool) -> int:
     runtime_dir = settings.RUNTIME_DIR.resolve()
     runtime_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
+    # prestart.sh calls `tooljobs` and `alembic` from this Python's environment.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     children: dict[str, subprocess.Popen[bytes]] = {}
     if embedded or not (answers(settings.database_url) and answers(settings.REDIS_URL)):
         typer.echo(f"PostgreSQL or Redis not found: using the embedded stack in {runtime_dir}")

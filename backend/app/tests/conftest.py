@@ -8,7 +8,9 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,6 +28,7 @@ os.environ.update(
     SECRET_KEY="test-secret-key-not-for-production",
     FIRST_SUPERUSER="admin@example.com",
     FIRST_SUPERUSER_PASSWORD="admin-password-for-tests",
+    POSTGRES_PASSWORD="unused-by-tests",
     DATABASE_URL=TEST_DATABASE_URL,
     REDIS_URL=f"{TEST_REDIS}/15",
     CELERY_BROKER_URL=f"{TEST_REDIS}/14",
@@ -34,17 +37,20 @@ os.environ.update(
     WORKER_LOST_AFTER_SECONDS="3",
 )
 
+from alembic import command  # noqa: E402
 from alembic.config import Config  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from alembic import command  # noqa: E402
 from app.core.celery_app import celery_app  # noqa: E402
 from app.core.security import create_access_token, hash_password  # noqa: E402
+from app.crud import job as job_crud  # noqa: E402
 from app.crud import user as user_crud  # noqa: E402
+from app.db.base_class import utcnow  # noqa: E402
 from app.db.init_db import create_database_if_missing  # noqa: E402
 from app.db.session import SessionLocal, engine  # noqa: E402
 from app.main import app  # noqa: E402
+from app.models.job import Job, JobState  # noqa: E402
 from app.worker import redis_db  # noqa: E402
 
 T = TypeVar("T")
@@ -98,6 +104,37 @@ def make_user(email: str, *, is_superuser: bool = False, password: str = "passwo
         )
         session.commit()
         return create_access_token(user.id)
+
+
+def running_job(*, attempt: int, max_attempts: int, started_seconds_ago: float) -> uuid.UUID:
+    """A job that a worker took and then, as far as the heartbeat shows, dropped."""
+    with SessionLocal() as session:
+        owner = user_crud.create_user(
+            session, email=f"{uuid.uuid4()}@example.com", hashed_password="not-used"
+        )
+        job = job_crud.create_job(
+            session,
+            Job(
+                owner_id=owner.id,
+                tool="echo",
+                tool_version="1.0.0",
+                inputs={"message": "again"},
+                state=JobState.running,
+                attempt=attempt,
+                max_attempts=max_attempts,
+                started_at=utcnow() - timedelta(seconds=started_seconds_ago),
+            ),
+        )
+        session.commit()
+        return job.id
+
+
+def job_row(job_id: uuid.UUID) -> Job:
+    """The job as PostgreSQL has it."""
+    with SessionLocal() as session:
+        job = job_crud.get_job(session, job_id)
+        assert job is not None
+        return job
 
 
 def auth(token: str) -> dict[str, str]:

@@ -192,14 +192,15 @@ def test_an_older_snapshot_never_replaces_a_newer_one(
 ) -> None:
     from datetime import timedelta
 
+    from app.models.job import JobState
     from app.schemas.job import JobRead
 
     job = JobRead.model_validate(submit(client, user_headers).json())
     newer = job.model_copy(
-        update={"state": "running", "updated_at": job.updated_at + timedelta(seconds=1)}
+        update={"state": JobState.running, "updated_at": job.updated_at + timedelta(seconds=1)}
     )
     assert redis_db.save_job(newer)
     assert not redis_db.save_job(job)
     stored = redis_db.load_job(job.id)
     assert stored is not None
-    assert stored.state == "running"
+    assert stored.state is JobState.running

@@ -3,11 +3,11 @@
 from collections.abc import Iterator
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, create_engine, inspect, make_url
 
-from alembic import command
 from app.db.base import Base
 from app.db.init_db import create_database_if_missing
 from tests.conftest import TEST_DATABASE_URL, alembic_config, drop_database

@@ -12,7 +12,6 @@ from alembic import op
 
 import app.db.base_class
 
-
 revision: str = "88857bdfb8d3"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
