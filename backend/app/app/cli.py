@@ -14,10 +14,10 @@ def wait_for_services(
     timeout: Annotated[float, typer.Option(help="Seconds before giving up.")] = 60,
 ) -> None:
     """Wait until the database, Redis and the broker answer."""
-    from app.core.backing_services import wait_for
+    from app.core.backing_services import STARTUP_CHECKS, wait_for
 
     try:
-        wait_for(["database", "redis", "broker"], timeout_seconds=timeout)
+        wait_for(STARTUP_CHECKS, timeout_seconds=timeout)
     except TimeoutError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None

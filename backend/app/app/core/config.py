@@ -75,17 +75,21 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secrets_outside_local(self) -> Self:
-        for name in ("SECRET_KEY", "POSTGRES_PASSWORD", "FIRST_SUPERUSER_PASSWORD"):
-            if getattr(self, name) != DEFAULT_SECRET:
-                continue
-            message = (
-                f'{name} is "{DEFAULT_SECRET}"; set a real secret for ENVIRONMENT='
-                f"{self.ENVIRONMENT} (for example: python -c "
-                '"import secrets; print(secrets.token_urlsafe(32))")'
-            )
-            if self.ENVIRONMENT != "local":
-                raise ValueError(message)
-            warnings.warn(message, stacklevel=1)
+        defaults = [
+            name
+            for name in ("SECRET_KEY", "POSTGRES_PASSWORD", "FIRST_SUPERUSER_PASSWORD")
+            if getattr(self, name) == DEFAULT_SECRET
+        ]
+        if not defaults:
+            return self
+        message = (
+            f'{", ".join(defaults)} still "{DEFAULT_SECRET}"; set real secrets for '
+            f"ENVIRONMENT={self.ENVIRONMENT} (for example: python -c "
+            '"import secrets; print(secrets.token_urlsafe(32))")'
+        )
+        if self.ENVIRONMENT != "local":
+            raise ValueError(message)
+        warnings.warn(message, stacklevel=1)
         return self
 
 

@@ -21,5 +21,5 @@ def readiness(response: Response) -> Readiness:
     failures = backing_services.failures()
     if failures:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    checks = {name: failures.get(name, "ok") for name in backing_services.CHECKS}
+    checks = {name: failures.get(name, "ok") for name in backing_services.READINESS_CHECKS}
     return Readiness(status="unavailable" if failures else "ok", checks=checks)
