@@ -26,14 +26,17 @@ def drop_empty_revision(
         directives[:] = []
 
 
+CONFIGURATION: dict[str, Any] = {
+    "target_metadata": Base.metadata,
+    "compare_type": True,
+    # Batch mode rebuilds tables where SQLite cannot ALTER them.
+    "render_as_batch": True,
+    "process_revision_directives": drop_empty_revision,
+}
+
+
 def run_migrations_offline() -> None:
-    context.configure(
-        url=settings.database_url,
-        target_metadata=Base.metadata,
-        literal_binds=True,
-        compare_type=True,
-        render_as_batch=True,
-    )
+    context.configure(url=settings.database_url, literal_binds=True, **CONFIGURATION)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -50,14 +53,7 @@ def run_migrations_online() -> None:
 
 
 def _run(connection: Any) -> None:
-    context.configure(
-        connection=connection,
-        target_metadata=Base.metadata,
-        compare_type=True,
-        # Batch mode rebuilds tables where SQLite cannot ALTER them.
-        render_as_batch=True,
-        process_revision_directives=drop_empty_revision,
-    )
+    context.configure(connection=connection, **CONFIGURATION)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 
 def submit_job(
-    session: Session, owner: Principal, tool_name: str, inputs: Any, options: JobOptions
+    session: Session, owner: Principal, tool_name: str, inputs: Any, *, options: JobOptions
 ) -> JobRead:
     """Validate, record, then send: the row is committed before a worker can see the task."""
     tool = _tool_or_invalid(tool_name)

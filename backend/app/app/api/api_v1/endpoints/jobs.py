@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Response, status
 from app.api.deps import CurrentPrincipal, SessionDep
 from app.core.config import settings
 from app.models.job import JobState
-from app.schemas.job import JobCreate, JobOptions, JobPage, JobRead
+from app.schemas.job import JobCreate, JobPage, JobRead
 from app.services import jobs as job_service
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -37,8 +37,7 @@ def accepted(response: Response, job: JobRead) -> JobRead:
 def submit_job(
     session: SessionDep, principal: CurrentPrincipal, response: Response, body: JobCreate
 ) -> JobRead:
-    options = JobOptions(priority=body.priority, labels=body.labels)
-    job = job_service.submit_job(session, principal, body.tool, body.inputs, options)
+    job = job_service.submit_job(session, principal, body.tool, body.inputs, options=body)
     return accepted(response, job)
 
 

@@ -40,8 +40,7 @@ def _add_typed_submit_route(tool: AnyTool) -> None:
     def submit(
         session: SessionDep, principal: CurrentPrincipal, response: Response, body: Any
     ) -> JobRead:
-        options = JobOptions(priority=body.priority, labels=body.labels)
-        job = job_service.submit_job(session, principal, tool.name, body.inputs, options)
+        job = job_service.submit_job(session, principal, tool.name, body.inputs, options=body)
         return accepted(response, job)
 
     # The body's type exists only at run time; FastAPI reads it from the annotations.
