@@ -7,6 +7,8 @@ import typer
 from app.core.config import settings
 
 cli = typer.Typer(help="tooljobs: run long tools as REST jobs.", no_args_is_help=True)
+tools_cli = typer.Typer(help="List tools and run one in-process, without the queue.")
+cli.add_typer(tools_cli, name="tools")
 
 
 @cli.command()
@@ -59,3 +61,58 @@ def run(
     from app import local_stack
 
     raise typer.Exit(local_stack.run(host=host, port=port, embedded=embedded))
+
+
+@tools_cli.command("list")
+def list_tools() -> None:
+    """The tools this installation has."""
+    from app.tools.registry import tools_by_name
+
+    for name, tool in tools_by_name().items():
+        typer.echo(f"{name}\t{tool.version}\t{tool.title}")
+
+
+@tools_cli.command("run")
+def run_tool(
+    name: str,
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="key=value (value read as JSON when it parses, else as text); "
+            "key=@path for a file input.",
+        ),
+    ] = None,
+) -> None:
+    """Run a tool in this process and print its outputs and artifacts as JSON."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from app.tools.testing import ToolRunner
+
+    folder = Path(tempfile.mkdtemp(prefix=f"tooljobs-{name}-"))
+    runner = ToolRunner(folder)
+    values: dict[str, object] = {}
+    for item in inputs or []:
+        key, separator, raw = item.partition("=")
+        if not separator:
+            raise typer.BadParameter(f"{item!r} is not key=value", param_hint="--input")
+        if raw.startswith("@"):
+            values[key] = str(runner.add_file(Path(raw[1:])))
+            continue
+        try:
+            values[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[key] = raw
+    result = runner.run(name, values)
+    typer.echo(
+        json.dumps(
+            {
+                "outputs": result.outputs.model_dump(mode="json"),
+                "artifacts": {name: str(path) for name, path in result.artifacts.items()},
+            },
+            indent=2,
+        )
+    )

@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 
 from app.api.api_v1.api import api_router
+from app.api.upload_limit import UploadSizeLimit
 from app.core.config import settings
 from app.services.errors import ServiceError
 
@@ -24,6 +25,9 @@ app = FastAPI(
     openapi_url=f"{settings.API_V1_STR}/openapi.json",
 )
 app.include_router(api_router, prefix=settings.API_V1_STR)
+app.add_middleware(
+    UploadSizeLimit, path=f"{settings.API_V1_STR}/files", max_bytes=settings.MAX_UPLOAD_BYTES
+)
 
 
 @app.exception_handler(ServiceError)

@@ -5,8 +5,10 @@ and its own Redis databases, never the ones `make run` uses.
 """
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,7 +34,7 @@ os.environ.update(
     DATABASE_URL=TEST_DATABASE_URL,
     REDIS_URL=f"{TEST_REDIS}/15",
     CELERY_BROKER_URL=f"{TEST_REDIS}/14",
-    MOCKUP_TESTS="1",
+    STORAGE_DIR=tempfile.mkdtemp(prefix="tooljobs-test-storage-"),
     HEARTBEAT_INTERVAL_SECONDS="0.5",
     WORKER_LOST_AFTER_SECONDS="3",
 )
@@ -86,6 +88,7 @@ def database() -> Iterator[None]:
     command.downgrade(alembic_config(), "base")
     engine.dispose()
     drop_database(TEST_DATABASE_URL)
+    shutil.rmtree(os.environ["STORAGE_DIR"], ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -53,6 +53,13 @@ class Settings(BaseSettings):
 
     # Where processes keep runtime files: the beat schedule, the embedded database and Redis.
     RUNTIME_DIR: Path = Path("var")
+    # Uploaded files and job artifacts; API and workers must share it (a volume in compose).
+    STORAGE_DIR: Path | None = None
+    MAX_UPLOAD_BYTES: int = Field(default=1024**3, ge=1)
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.STORAGE_DIR or self.RUNTIME_DIR / "storage"
 
     @cached_property
     def database_url(self) -> str:

@@ -1,5 +1,6 @@
 """Use-cases of jobs as the worker sees them: run one, and reap those whose worker vanished."""
 
+import dataclasses
 import logging
 import shutil
 import tempfile
@@ -7,7 +8,7 @@ import threading
 import traceback
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,14 +19,19 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app.core.config import settings
+from app.core.storage import read_chunks, storage
+from app.crud import artifact as artifact_crud
+from app.crud import file as file_crud
 from app.crud import job as job_crud
 from app.db.base_class import utcnow
 from app.db.session import SessionLocal
+from app.models.artifact import Artifact
 from app.models.job import TERMINAL_STATES, ErrorType, Job, JobState
 from app.schemas.job import JobRead
 from app.services.jobs import mirror_job, send_job
-from app.tools.base import ToolError
-from app.tools.context import JobCancelled, JobContext
+from app.services.storage_keys import artifact_key, file_key
+from app.tools.base import ToolError, ToolTimeout
+from app.tools.context import ArtifactInfo, InputFile, JobCancelled, JobContext
 from app.tools.registry import UnknownToolError, get_tool
 from app.worker import redis_db
 
@@ -37,12 +43,51 @@ def execute_job(job_id: uuid.UUID) -> None:
     job = _start(job_id)
     if job is None:
         return
-    with _heartbeat(job_id), _workdir(job_id) as workdir:
-        ctx = JobContext(
-            str(job_id), workdir, lambda fraction, message: _tick(job_id, fraction, message)
-        )
+    with _heartbeat(job_id), _workdir(job_id) as workdir, ExitStack() as cleanup:
+        ctx = JobContext(job_id, workdir, WorkerRuntime(job_id, cleanup))
         ending = _run_tool(job, ctx)
-    _finish(job_id, progress=ctx.progress_fraction, message=ctx.message, **ending)
+    _finish(job_id, ctx, **ending)
+
+
+class WorkerRuntime:
+    """What a JobContext does on a worker: Redis for progress, storage for files."""
+
+    def __init__(self, job_id: uuid.UUID, cleanup: ExitStack) -> None:
+        self.job_id = job_id
+        self._cleanup = cleanup
+
+    def report_progress(self, fraction: float, message: str | None) -> None:
+        try:
+            redis_db.tick_job(self.job_id, fraction, message)
+        except redis.RedisError as error:
+            logger.warning("job %s: progress not mirrored to Redis: %r", self.job_id, error)
+
+    def write_log(self, line: str) -> None:
+        logger.info("job %s: %s", self.job_id, line)
+
+    def is_cancelled(self) -> bool:
+        return False
+
+    def input_file(self, file_id: uuid.UUID) -> InputFile:
+        with SessionLocal() as session:
+            row = file_crud.get_file(session, file_id)
+        if row is None:
+            raise ToolError(f"input file {file_id} was deleted")
+        path = self._cleanup.enter_context(storage().local_path(file_key(file_id)))
+        return InputFile(
+            path=path,
+            name=row.name,
+            size=row.size,
+            sha256=row.sha256,
+            content_type=row.content_type,
+        )
+
+    def store_artifact(self, path: Path, name: str, content_type: str) -> ArtifactInfo:
+        with path.open("rb") as stream:
+            stored = storage().write(artifact_key(self.job_id, name), read_chunks(stream))
+        return ArtifactInfo(
+            name=name, size=stored.size, sha256=stored.sha256, content_type=content_type
+        )
 
 
 def reap_lost_jobs() -> int:
@@ -103,7 +148,7 @@ def _run_tool(job: JobRead, ctx: JobContext) -> dict[str, Any]:
         return _failure(
             ErrorType.system_error, f"tool {job.tool!r} is not installed on this worker"
         )
-    except SoftTimeLimitExceeded:
+    except (SoftTimeLimitExceeded, ToolTimeout):
         return _failure(ErrorType.timeout, "the tool ran past its time limit")
     except JobCancelled:
         return {"state": JobState.cancelled}
@@ -127,21 +172,29 @@ def _failure(error_type: ErrorType, message: str, **details: str) -> dict[str, A
     return {"state": JobState.failed, "error": {"type": error_type, "message": message, **details}}
 
 
-def _finish(job_id: uuid.UUID, *, progress: float, message: str | None, **ending: Any) -> None:
-    if ending["state"] is JobState.succeeded:
-        progress = 1.0
+def _finish(job_id: uuid.UUID, ctx: JobContext, **ending: Any) -> None:
+    """The final transition, with the last progress report and the artifacts, in one commit."""
     now = utcnow()
+    progress = 1.0 if ending["state"] is JobState.succeeded else ctx.progress_fraction
     with SessionLocal() as session:
         finished = job_crud.transition_job(
             session,
             job_id,
             [JobState.running],
             progress=progress,
-            message=message,
+            message=ctx.message,
             finished_at=now,
             updated_at=now,
             **ending,
         )
+        if finished is not None:
+            artifact_crud.add_artifacts(
+                session,
+                [
+                    Artifact(job_id=job_id, **dataclasses.asdict(info))
+                    for info in ctx.artifacts.values()
+                ],
+            )
         session.commit()
     if finished is not None:
         mirror_job(JobRead.model_validate(finished))
@@ -182,13 +235,6 @@ def _fail_lost(session: Session, job_id: uuid.UUID) -> bool:
         return False
     mirror_job(JobRead.model_validate(failed))
     return True
-
-
-def _tick(job_id: uuid.UUID, fraction: float, message: str | None) -> None:
-    try:
-        redis_db.tick_job(job_id, fraction, message)
-    except redis.RedisError as error:
-        logger.warning("job %s: progress not mirrored to Redis: %r", job_id, error)
 
 
 def _beat_heart(job_id: uuid.UUID) -> None:

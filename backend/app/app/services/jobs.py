@@ -8,15 +8,17 @@ from datetime import datetime
 from typing import Any
 
 import redis
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from app.core.celery_app import RUN_JOB_TASK, broker_priority, celery_app
+from app.crud import file as file_crud
 from app.crud import job as job_crud
 from app.models.job import Job, JobState
 from app.schemas.job import JobOptions, JobPage, JobRead
 from app.schemas.user import Principal
 from app.services.errors import InvalidInput, NotFound, Unavailable
+from app.tools.files import file_refs
 from app.tools.registry import AnyTool, UnknownToolError, get_tool
 from app.worker import redis_db
 
@@ -37,6 +39,7 @@ def submit_job(
                 for e in error.errors(include_url=False, include_context=False)
             ]
         ) from None
+    _check_file_refs(session, owner, valid_inputs)
     job = job_crud.create_job(
         session,
         Job(
@@ -142,6 +145,29 @@ def _load_snapshot(job_id: uuid.UUID) -> JobRead | None:
 
 def _may_see(principal: Principal, owner_id: uuid.UUID) -> bool:
     return principal.is_superuser or principal.id == owner_id
+
+
+def _check_file_refs(session: Session, owner: Principal, inputs: BaseModel) -> None:
+    """Every file the inputs refer to exists and belongs to the submitter."""
+    refs = list(file_refs(inputs))
+    if not refs:
+        return
+    owned = {
+        file.id
+        for file in file_crud.get_files(session, {file_id for _, file_id in refs})
+        if file.owner_id == owner.id
+    }
+    missing = [
+        {
+            "loc": ["body", "inputs", *location],
+            "msg": "no file with this id; upload it with POST /api/v1/files",
+            "type": "file_not_found",
+        }
+        for location, file_id in refs
+        if file_id not in owned
+    ]
+    if missing:
+        raise InvalidInput(missing)
 
 
 def _tool_or_invalid(name: str) -> AnyTool:

@@ -1,5 +1,6 @@
 """What a tool is: typed inputs and outputs, a `run` method, and how it should be run."""
 
+import inspect
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
@@ -10,6 +11,10 @@ from app.tools.context import JobContext
 
 class ToolError(Exception):
     """A tool's own, expected failure: the job ends `failed` with error.type `tool_error`."""
+
+
+class ToolTimeout(Exception):
+    """The tool ran past its time limit: the job ends `failed` with error.type `timeout`."""
 
 
 InputsT = TypeVar("InputsT", bound=BaseModel)
@@ -27,15 +32,24 @@ class Tool(ABC, Generic[InputsT, OutputsT]):
     time_limit_seconds: ClassVar[int | None] = None
     max_attempts: ClassVar[int] = 1
     transient_errors: ClassVar[tuple[type[Exception], ...]] = ()
+    # A mockup twin: same name and models, a fast fake body; used when MOCKUP_TESTS is set.
+    is_mockup: ClassVar[bool] = False
 
     inputs_model: ClassVar[type[BaseModel]]
     outputs_model: ClassVar[type[BaseModel]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        # `class MyTool(Tool[In, Out])`, or of a generic base such as CommandLineTool[In, Out].
         for base in getattr(cls, "__orig_bases__", ()):
-            if get_origin(base) is Tool:
-                cls.inputs_model, cls.outputs_model = get_args(base)
+            origin, args = get_origin(base), get_args(base)
+            if (
+                inspect.isclass(origin)
+                and issubclass(origin, Tool)
+                and len(args) == 2
+                and all(inspect.isclass(arg) and issubclass(arg, BaseModel) for arg in args)
+            ):
+                cls.inputs_model, cls.outputs_model = args
 
     @abstractmethod
     def run(self, inputs: InputsT, ctx: JobContext) -> OutputsT:

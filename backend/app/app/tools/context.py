@@ -1,32 +1,114 @@
-"""What a running tool may use: progress reports, a log and a private working directory."""
+"""What a running tool may use: progress, a log, a private folder, input files, artifacts.
 
-import logging
-from collections.abc import Callable
+The context is the same whether the tool runs on a worker or in a unit test; what
+differs is the runtime behind it (app.services.execution for workers,
+app.tools.testing for tests).
+"""
+
+import mimetypes
+import re
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
-
-logger = logging.getLogger("tooljobs.tool")
-
-ProgressReporter = Callable[[float, str | None], None]
+from typing import Protocol
 
 
 class JobCancelled(Exception):
     """Raised inside a tool when its job was cancelled; the tool should let it propagate."""
 
 
+# A plain file name: no separators, no leading dot, nothing a path could climb out with.
+_ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]{0,254}$")
+
+
+def is_artifact_name(name: str) -> bool:
+    return bool(_ARTIFACT_NAME.fullmatch(name)) and ".." not in name
+
+
+def plain_file_name(raw: str | None) -> str:
+    """A client's file name made plain: its last path part, unusual characters as `_`."""
+    last_part = re.split(r"[/\\]", raw or "")[-1]
+    name = re.sub(r"[^A-Za-z0-9._+-]", "_", last_part).lstrip(".")[:255].replace("..", "_")
+    return name if is_artifact_name(name) else "upload"
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """An uploaded file a tool's inputs refer to; read it, do not change it."""
+
+    path: Path
+    name: str
+    size: int
+    sha256: str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    name: str
+    size: int
+    sha256: str
+    content_type: str
+
+
+class JobRuntime(Protocol):
+    def report_progress(self, fraction: float, message: str | None) -> None: ...
+
+    def write_log(self, line: str) -> None: ...
+
+    def is_cancelled(self) -> bool: ...
+
+    def input_file(self, file_id: uuid.UUID) -> InputFile: ...
+
+    def store_artifact(self, path: Path, name: str, content_type: str) -> ArtifactInfo: ...
+
+
 class JobContext:
-    def __init__(self, job_id: str, workdir: Path, report_progress: ProgressReporter) -> None:
+    def __init__(self, job_id: uuid.UUID, workdir: Path, runtime: JobRuntime) -> None:
         self.job_id = job_id
         self.workdir = workdir
-        self._report_progress = report_progress
         self.progress_fraction = 0.0
         self.message: str | None = None
+        self.artifacts: dict[str, ArtifactInfo] = {}
+        self._runtime = runtime
+        self._input_files: dict[uuid.UUID, InputFile] = {}
 
     def progress(self, fraction: float, message: str | None = None) -> None:
-        """Report how far the tool is, from 0 to 1, with an optional message."""
+        """Report how far the tool is, from 0 to 1; raises JobCancelled when cancelled."""
         self.progress_fraction = min(max(fraction, 0.0), 1.0)
         if message is not None:
             self.message = message
-        self._report_progress(self.progress_fraction, self.message)
+        self._runtime.report_progress(self.progress_fraction, self.message)
+        self.raise_if_cancelled()
+
+    def raise_if_cancelled(self) -> None:
+        if self._runtime.is_cancelled():
+            raise JobCancelled(str(self.job_id))
+
+    def cancelled(self) -> bool:
+        return self._runtime.is_cancelled()
 
     def log(self, line: str) -> None:
-        logger.info("job %s: %s", self.job_id, line)
+        """Add a line to the job's log."""
+        self._runtime.write_log(line)
+
+    def input_file(self, file_id: uuid.UUID) -> InputFile:
+        """The local copy of a file the inputs refer to with a FileRef."""
+        if file_id not in self._input_files:
+            self._input_files[file_id] = self._runtime.input_file(file_id)
+        return self._input_files[file_id]
+
+    def add_artifact(
+        self, path: Path, name: str | None = None, content_type: str | None = None
+    ) -> ArtifactInfo:
+        """Keep a file the tool made as an output of the job, downloadable by its name."""
+        name = name or path.name
+        if not is_artifact_name(name):
+            raise ValueError(f"{name!r} is not a plain file name")
+        if not path.is_file():
+            raise FileNotFoundError(path)
+        if content_type is None:
+            content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        info = self._runtime.store_artifact(path, name, content_type)
+        self.artifacts[name] = info
+        return info

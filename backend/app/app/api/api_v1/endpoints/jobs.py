@@ -1,18 +1,23 @@
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import StreamingResponse
 
 from app.api.deps import CurrentPrincipal, SessionDep
+from app.api.downloads import download
+from app.api.responses import Responses, not_found
 from app.core.config import settings
 from app.models.job import JobState
+from app.schemas.file import ArtifactRead
 from app.schemas.job import JobCreate, JobPage, JobRead
+from app.services import artifacts as artifact_service
 from app.services import jobs as job_service
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such job, or not yours."}}
-SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
+NOT_FOUND = not_found("No such job, or not yours.")
+SUBMIT_RESPONSES: Responses = {
     422: {"description": "Unknown tool, or inputs that fail the tool's model (see `loc`)."},
     503: {"description": "The queue is down; nothing was submitted."},
 }
@@ -68,3 +73,30 @@ def list_jobs(
 )
 def read_job(session: SessionDep, principal: CurrentPrincipal, job_id: uuid.UUID) -> JobRead:
     return job_service.read_job(session, principal, job_id)
+
+
+@router.get(
+    "/{job_id}/artifacts",
+    summary="List a job's artifacts",
+    description="The output files of the job: name, size, sha256 and content type.",
+    responses=NOT_FOUND,
+)
+def list_artifacts(
+    session: SessionDep, principal: CurrentPrincipal, job_id: uuid.UUID
+) -> list[ArtifactRead]:
+    artifacts = artifact_service.list_artifacts(session, principal, job_id)
+    return [ArtifactRead.model_validate(artifact) for artifact in artifacts]
+
+
+@router.get(
+    "/{job_id}/artifacts/{name}",
+    summary="Download an artifact",
+    description="The artifact's bytes. Names are plain file names.",
+    response_class=StreamingResponse,
+    responses=not_found("No such job or artifact, or not yours."),
+)
+def read_artifact(
+    session: SessionDep, principal: CurrentPrincipal, job_id: uuid.UUID, name: str
+) -> StreamingResponse:
+    artifact, stream = artifact_service.open_artifact(session, principal, job_id, name)
+    return download(stream, artifact.name, artifact.content_type, artifact.size)

@@ -1,0 +1,73 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, UploadFile, status
+from fastapi import File as FileField
+from fastapi.responses import StreamingResponse
+
+from app.api.deps import CurrentPrincipal, SessionDep
+from app.api.downloads import download
+from app.api.responses import not_found
+from app.core.storage import read_chunks
+from app.schemas.file import FileRead
+from app.services import files as file_service
+from app.tools.context import plain_file_name
+
+router = APIRouter(prefix="/files", tags=["files"])
+
+NOT_FOUND = not_found("No such file, or not yours.")
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Upload a file",
+    description="Multipart upload (field `file`). Tool inputs refer to the file by its `id`. "
+    "The size and sha256 are computed on the way; past MAX_UPLOAD_BYTES the answer is 413.",
+    responses={413: {"description": "Larger than MAX_UPLOAD_BYTES."}},
+)
+def upload_file(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    file: Annotated[UploadFile, FileField(description="The file's content.")],
+) -> FileRead:
+    stored = file_service.upload(
+        session,
+        principal,
+        name=plain_file_name(file.filename),
+        content_type=file.content_type or "application/octet-stream",
+        chunks=read_chunks(file.file),
+    )
+    return FileRead.model_validate(stored)
+
+
+@router.get(
+    "/{file_id}", summary="Describe a file", description="Name, size, sha256.", responses=NOT_FOUND
+)
+def read_file(session: SessionDep, principal: CurrentPrincipal, file_id: uuid.UUID) -> FileRead:
+    return FileRead.model_validate(file_service.get_file(session, principal, file_id))
+
+
+@router.get(
+    "/{file_id}/content",
+    summary="Download a file",
+    description="The file's bytes, as uploaded.",
+    response_class=StreamingResponse,
+    responses=NOT_FOUND,
+)
+def read_file_content(
+    session: SessionDep, principal: CurrentPrincipal, file_id: uuid.UUID
+) -> StreamingResponse:
+    file = file_service.get_file(session, principal, file_id)
+    return download(file_service.open_content(file), file.name, file.content_type, file.size)
+
+
+@router.delete(
+    "/{file_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a file",
+    description="Removes the file; jobs that have not read it yet fail.",
+    responses=NOT_FOUND,
+)
+def delete_file(session: SessionDep, principal: CurrentPrincipal, file_id: uuid.UUID) -> None:
+    file_service.delete_file(session, principal, file_id)

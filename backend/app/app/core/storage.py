@@ -1,0 +1,106 @@
+"""Where uploaded files and job artifacts live: one small interface, a local backend.
+
+Keys are relative paths (`files/<id>`, `jobs/<id>/artifacts/<name>`) built by the
+services from ids and validated names; the backend refuses any key that would leave
+its root all the same. Another backend (S3-compatible, say) implements the same five
+methods; tools never see it.
+"""
+
+import hashlib
+import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from app.core.config import settings
+
+CHUNK_BYTES = 1024 * 1024
+
+
+class TooLarge(Exception):
+    """The content passed the size limit; nothing was kept."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    size: int
+    sha256: str
+
+
+class Storage(Protocol):
+    def write(
+        self, key: str, chunks: Iterable[bytes], *, max_bytes: int | None = None
+    ) -> StoredObject:
+        """Store the chunks under `key`, hashing them on the way."""
+
+    def open(self, key: str) -> BinaryIO:
+        """Read what is stored under `key`; FileNotFoundError when nothing is."""
+
+    def local_path(self, key: str) -> AbstractContextManager[Path]:
+        """A local file with the content of `key`, for programs that need a path."""
+
+    def delete(self, key: str) -> None:
+        """Remove `key`, or every key under it when it is a prefix; no error when absent."""
+
+
+class LocalStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if path == self.root or not path.is_relative_to(self.root):
+            raise ValueError(f"storage key {key!r} leaves the storage root")
+        return path
+
+    def write(
+        self, key: str, chunks: Iterable[bytes], *, max_bytes: int | None = None
+    ) -> StoredObject:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with partial.open("wb") as out:
+                for chunk in chunks:
+                    size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise TooLarge(f"more than {max_bytes} bytes")
+                    digest.update(chunk)
+                    out.write(chunk)
+            # Readers never see a half-written object.
+            partial.replace(path)
+        finally:
+            partial.unlink(missing_ok=True)
+        return StoredObject(size=size, sha256=digest.hexdigest())
+
+    def open(self, key: str) -> BinaryIO:
+        return self._path(key).open("rb")
+
+    @contextmanager
+    def local_path(self, key: str) -> Iterator[Path]:
+        path = self._path(key)
+        if not path.is_file():
+            raise FileNotFoundError(key)
+        yield path
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def read_chunks(stream: BinaryIO) -> Iterator[bytes]:
+    while chunk := stream.read(CHUNK_BYTES):
+        yield chunk
+
+
+@cache
+def storage() -> Storage:
+    return LocalStorage(settings.storage_dir)

@@ -1,0 +1,69 @@
+"""Use-cases of uploads: store, describe, read, delete; owner-scoped like jobs."""
+
+import uuid
+from collections.abc import Iterable
+from typing import BinaryIO
+
+from sqlalchemy.orm import Session
+
+from app.core.config import settings
+from app.core.storage import TooLarge, storage
+from app.crud import file as file_crud
+from app.models.file import File
+from app.schemas.user import Principal
+from app.services.errors import NotFound, ServiceError
+from app.services.storage_keys import file_key
+
+
+class PayloadTooLarge(ServiceError):
+    status_code = 413
+
+
+def too_large_detail(max_bytes: int) -> str:
+    return f"the file is larger than MAX_UPLOAD_BYTES ({max_bytes} bytes)"
+
+
+def upload(
+    session: Session, owner: Principal, *, name: str, content_type: str, chunks: Iterable[bytes]
+) -> File:
+    """Stream the content to storage (hashing it on the way), then record it."""
+    file_id = uuid.uuid4()
+    try:
+        stored = storage().write(file_key(file_id), chunks, max_bytes=settings.MAX_UPLOAD_BYTES)
+    except TooLarge:
+        raise PayloadTooLarge(too_large_detail(settings.MAX_UPLOAD_BYTES)) from None
+    try:
+        file = file_crud.create_file(
+            session,
+            File(
+                id=file_id,
+                owner_id=owner.id,
+                name=name,
+                content_type=content_type,
+                size=stored.size,
+                sha256=stored.sha256,
+            ),
+        )
+        session.commit()
+    except Exception:
+        storage().delete(file_key(file_id))
+        raise
+    return file
+
+
+def get_file(session: Session, principal: Principal, file_id: uuid.UUID) -> File:
+    file = file_crud.get_file(session, file_id)
+    if file is None or not (principal.is_superuser or file.owner_id == principal.id):
+        raise NotFound("file not found")
+    return file
+
+
+def open_content(file: File) -> BinaryIO:
+    return storage().open(file_key(file.id))
+
+
+def delete_file(session: Session, principal: Principal, file_id: uuid.UUID) -> None:
+    file = get_file(session, principal, file_id)
+    file_crud.delete_file(session, file)
+    session.commit()
+    storage().delete(file_key(file_id))
