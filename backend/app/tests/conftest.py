@@ -97,6 +97,7 @@ def clean_state() -> Iterator[None]:
     with engine.begin() as connection:
         connection.execute(text('TRUNCATE job, "user" CASCADE'))
     redis_db.client().flushdb()
+    shutil.rmtree(os.environ["STORAGE_DIR"], ignore_errors=True)
 
 
 def make_user(email: str, *, is_superuser: bool = False, password: str = "password-123") -> str:
@@ -205,8 +206,9 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def worker(database: None) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker for the tests of one module; tests without it see jobs stay queued."""
     process = start_worker()
     yield process
     stop(process)

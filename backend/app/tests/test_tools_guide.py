@@ -1,41 +1,60 @@
-"""TOOLS.md's example tool and its test run as written."""
+"""TOOLS.md's code runs as written: its Python blocks in order, then the tests they define."""
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app.tools.base import Tool, ToolError
-from app.tools.context import JobContext
+from app.tools.base import Tool
+from app.tools.registry import ENTRY_POINT_GROUP
 from tests.conftest import REPO_ROOT
 
-
-def guide_blocks() -> list[str]:
-    guide = (REPO_ROOT / "TOOLS.md").read_text()
-    return re.findall(r"```python\n(.*?)```", guide, flags=re.DOTALL)
+GUIDE = (REPO_ROOT / "TOOLS.md").read_text()
 
 
-def load_guide() -> dict[str, Any]:
-    namespace: dict[str, Any] = {}
-    for block in guide_blocks():
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", GUIDE, flags=re.DOTALL)
+
+
+def guide_namespace() -> dict[str, Any]:
+    namespace: dict[str, Any] = {"__name__": "tools_guide"}
+    for block in blocks("python"):
         exec(compile(block, "TOOLS.md", "exec"), namespace)
     return namespace
 
 
-def test_the_guide_has_a_tool_and_its_test() -> None:
-    assert len(guide_blocks()) == 2
+def guide_tests() -> list[str]:
+    return sorted(name for name in guide_namespace() if name.startswith("test_"))
 
 
-def test_the_guides_example_test_passes(tmp_path: Path) -> None:
-    load_guide()["test_word_count"](tmp_path)
+def test_the_guide_defines_tools_and_tests() -> None:
+    namespace = guide_namespace()
+    tools = [v for v in namespace.values() if isinstance(v, type) and issubclass(v, Tool)]
+    assert len([tool for tool in tools if hasattr(tool, "name")]) >= 5
+    assert len(guide_tests()) >= 3
 
 
-def test_the_guides_tool_is_a_tool_with_schemas(tmp_path: Path) -> None:
-    word_count = load_guide()["WordCount"]
-    assert issubclass(word_count, Tool)
-    assert word_count.name == "word-count"
-    assert "text" in word_count.inputs_model.model_json_schema()["properties"]
-    ctx = JobContext("test", tmp_path, lambda fraction, message: None)
-    with pytest.raises(ToolError, match="empty"):
-        word_count().run(word_count.inputs_model(text="  "), ctx)
+@pytest.mark.parametrize("name", guide_tests())
+def test_the_guides_tests_pass(name: str, tmp_path: Path) -> None:
+    guide_namespace()[name](tmp_path)
+
+
+def test_the_guides_mockup_gives_what_its_tool_gives(tmp_path: Path) -> None:
+    from app.tools.testing import ToolRunner
+
+    namespace = guide_namespace()
+    words = tmp_path / "words.txt"
+    words.write_text("b\na\nc\n")
+    results = []
+    for tool in (namespace["SortLines"], namespace["SortLinesMockup"]):
+        runner = ToolRunner(tmp_path / tool.__name__)
+        run = runner.run(tool, {"file": runner.add_file(words)})
+        results.append((run.outputs, run.artifacts["sorted.txt"].read_text()))
+    assert results[0] == results[1]
+
+
+def test_the_guides_entry_point_uses_the_registrys_group() -> None:
+    (project,) = blocks("toml")
+    assert ENTRY_POINT_GROUP in tomllib.loads(project)["project"]["entry-points"]
