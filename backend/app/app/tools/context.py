@@ -32,6 +32,14 @@ def plain_file_name(raw: str | None) -> str:
     return name if is_artifact_name(name) else "upload"
 
 
+def guess_content_type(name: str) -> str:
+    """From the file name; a compressed file is its compression (`x.txt.gz` is gzip)."""
+    content_type, encoding = mimetypes.guess_type(name)
+    if encoding is not None:
+        return "application/gzip" if encoding == "gzip" else f"application/x-{encoding}"
+    return content_type or "application/octet-stream"
+
+
 @dataclass(frozen=True)
 class InputFile:
     """An uploaded file a tool's inputs refer to; read it, do not change it."""
@@ -107,8 +115,6 @@ class JobContext:
             raise ValueError(f"{name!r} is not a plain file name")
         if not path.is_file():
             raise FileNotFoundError(path)
-        if content_type is None:
-            content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        info = self._runtime.store_artifact(path, name, content_type)
+        info = self._runtime.store_artifact(path, name, content_type or guess_content_type(name))
         self.artifacts[name] = info
         return info

@@ -2,7 +2,6 @@
 `tooljobs tools run`. No queue, database or Redis is involved."""
 
 import hashlib
-import mimetypes
 import shutil
 import uuid
 from dataclasses import dataclass, field
@@ -12,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from app.tools.base import Tool
-from app.tools.context import ArtifactInfo, InputFile, JobContext
+from app.tools.context import ArtifactInfo, InputFile, JobContext, guess_content_type
 from app.tools.files import file_refs
 from app.tools.registry import AnyTool, get_tool
 
@@ -69,9 +68,7 @@ class ToolRunner:
             name=path.name,
             size=path.stat().st_size,
             sha256=_sha256(path),
-            content_type=content_type
-            or mimetypes.guess_type(path.name)[0]
-            or "application/octet-stream",
+            content_type=content_type or guess_content_type(path.name),
         )
         return file_id
 
