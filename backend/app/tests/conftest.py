@@ -35,8 +35,19 @@ os.environ.update(
     REDIS_URL=f"{TEST_REDIS}/15",
     CELERY_BROKER_URL=f"{TEST_REDIS}/14",
     STORAGE_DIR=tempfile.mkdtemp(prefix="tooljobs-test-storage-"),
+    WEBHOOK_SECRET="webhook-secret-for-tests",
+    CANCEL_GRACE_SECONDS="1",
+    RETRY_BACKOFF_SECONDS="0.2",
     HEARTBEAT_INTERVAL_SECONDS="0.5",
     WORKER_LOST_AFTER_SECONDS="3",
+)
+
+# The test tools (stubborn, flaky) are installed like a tool package, by entry point,
+# in this process and in the worker processes the suite starts.
+PLUGINS_DIR = str(Path(__file__).resolve().parent / "plugins")
+sys.path.insert(0, PLUGINS_DIR)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [PLUGINS_DIR, os.environ.get("PYTHONPATH")])
 )
 
 from alembic import command  # noqa: E402

@@ -214,7 +214,7 @@ def test_a_file_deleted_before_the_job_ran_fails_the_job(
         )
         session.commit()
     assert client.delete(f"/api/v1/files/{file['id']}", headers=user_headers).status_code == 204
-    execute_job(job.id)
+    execute_job(job.id, stop_stuck_tool=lambda: None)
     ended = client.get(f"/api/v1/jobs/{job.id}", headers=user_headers).json()
     assert ended["state"] == "failed"
     assert ended["error"]["type"] == "tool_error"

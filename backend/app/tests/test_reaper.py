@@ -4,14 +4,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.models.job import JobState
-from app.services import execution
+from app.services import execution, housekeeping
 from app.worker import redis_db
 from tests.conftest import job_row, running_job, wait_until
 
 
 def test_job_without_heartbeat_and_no_attempts_left_fails_as_worker_lost() -> None:
     job_id = running_job(attempt=1, max_attempts=1, started_seconds_ago=10)
-    assert execution.reap_lost_jobs() == 1
+    assert housekeeping.reap_lost_jobs() == 1
     job = job_row(job_id)
     assert job.state is JobState.failed
     assert job.error is not None
@@ -25,20 +25,20 @@ def test_job_without_heartbeat_and_no_attempts_left_fails_as_worker_lost() -> No
 def test_job_with_a_live_heartbeat_is_left_alone() -> None:
     job_id = running_job(attempt=1, max_attempts=1, started_seconds_ago=10)
     redis_db.beat_heart(job_id)
-    assert execution.reap_lost_jobs() == 0
+    assert housekeeping.reap_lost_jobs() == 0
     assert job_row(job_id).state is JobState.running
 
 
 def test_job_started_moments_ago_is_left_alone() -> None:
     job_id = running_job(attempt=1, max_attempts=1, started_seconds_ago=0)
-    assert execution.reap_lost_jobs() == 0
+    assert housekeeping.reap_lost_jobs() == 0
     assert job_row(job_id).state is JobState.running
 
 
 @pytest.mark.usefixtures("worker")
 def test_job_with_attempts_left_is_run_again_by_a_worker(client: TestClient) -> None:
     job_id = running_job(attempt=1, max_attempts=2, started_seconds_ago=10)
-    assert execution.reap_lost_jobs() == 1
+    assert housekeeping.reap_lost_jobs() == 1
     job = wait_until(lambda: (j := job_row(job_id)).state.is_terminal and j, timeout=30)
     assert job.state is JobState.succeeded
     assert job.attempt == 2
@@ -47,7 +47,7 @@ def test_job_with_attempts_left_is_run_again_by_a_worker(client: TestClient) -> 
 def test_redelivered_job_with_no_attempts_left_fails_as_worker_lost() -> None:
     """What a worker does when the broker hands it a job whose previous worker died."""
     job_id = running_job(attempt=1, max_attempts=1, started_seconds_ago=0)
-    execution.execute_job(job_id)
+    execution.execute_job(job_id, stop_stuck_tool=lambda: None)
     job = job_row(job_id)
     assert job.state is JobState.failed
     assert job.error is not None
@@ -57,6 +57,6 @@ def test_redelivered_job_with_no_attempts_left_fails_as_worker_lost() -> None:
 def test_duplicate_delivery_of_a_job_another_worker_runs_is_ignored() -> None:
     job_id = running_job(attempt=1, max_attempts=1, started_seconds_ago=0)
     redis_db.beat_heart(job_id)
-    execution.execute_job(job_id)
+    execution.execute_job(job_id, stop_stuck_tool=lambda: None)
     job = job_row(job_id)
     assert (job.state, job.attempt) == (JobState.running, 1)

@@ -14,6 +14,7 @@ from app.worker.scheduler import beat_schedule
 MAX_PRIORITY = 9
 
 RUN_JOB_TASK = "app.worker.tasks.run_job"
+DELIVER_WEBHOOK_TASK = "app.worker.tasks.deliver_webhook"
 
 celery_app = Celery("tooljobs", broker=settings.broker_url, include=["app.worker.tasks"])
 celery_app.conf.update(

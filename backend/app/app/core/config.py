@@ -50,6 +50,20 @@ class Settings(BaseSettings):
     # ... and a running job whose heartbeat is older than this is failed as worker_lost.
     WORKER_LOST_AFTER_SECONDS: float = Field(default=60.0, gt=0)
     REAPER_INTERVAL_SECONDS: float = Field(default=30.0, gt=0)
+    # A cancelled tool that has not stopped by itself this long after is terminated.
+    CANCEL_GRACE_SECONDS: float = Field(default=2.0, ge=0)
+    # A job retried after a transient error waits base * 2^(attempt-1) seconds, with jitter.
+    RETRY_BACKOFF_SECONDS: float = Field(default=2.0, ge=0)
+    RETRY_BACKOFF_MAX_SECONDS: float = Field(default=300.0, ge=0)
+    # Queued jobs this old that the broker never got (a crash between commit and send)
+    # are sent again by beat, which looks for them this often.
+    RESEND_QUEUED_AFTER_SECONDS: float = Field(default=60.0, gt=0)
+    RESEND_INTERVAL_SECONDS: float = Field(default=60.0, gt=0)
+    # Terminal jobs older than this are deleted with their logs and artifacts.
+    JOB_RETENTION_DAYS: float = Field(default=30.0, gt=0)
+    RETENTION_INTERVAL_SECONDS: float = Field(default=3600.0, gt=0)
+    # Signs webhook deliveries (X-Tooljobs-Signature: sha256=<hex HMAC of the body>).
+    WEBHOOK_SECRET: str = DEFAULT_SECRET
 
     # Where processes keep runtime files: the beat schedule, the embedded database and Redis.
     RUNTIME_DIR: Path = Path("var")
@@ -84,7 +98,12 @@ class Settings(BaseSettings):
     def _refuse_default_secrets_outside_local(self) -> Self:
         defaults = [
             name
-            for name in ("SECRET_KEY", "POSTGRES_PASSWORD", "FIRST_SUPERUSER_PASSWORD")
+            for name in (
+                "SECRET_KEY",
+                "POSTGRES_PASSWORD",
+                "FIRST_SUPERUSER_PASSWORD",
+                "WEBHOOK_SECRET",
+            )
             if getattr(self, name) == DEFAULT_SECRET
         ]
         if not defaults:

@@ -3,10 +3,10 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.models.job import Job, JobState
+from app.models.job import TERMINAL_STATES, Job, JobState, JobTombstone
 
 
 def create_job(session: Session, job: Job) -> Job:
@@ -45,13 +45,29 @@ def transition_job(
     return session.scalars(statement).one_or_none()
 
 
+def get_job_by_idempotency_key(session: Session, owner_id: uuid.UUID, key: str) -> Job | None:
+    statement = select(Job).where(Job.owner_id == owner_id, Job.idempotency_key == key)
+    return session.scalars(statement).one_or_none()
+
+
+def delete_ended_job(session: Session, job_id: uuid.UUID) -> bool:
+    """Delete the job if it is terminal; whether it was."""
+    statement = (
+        delete(Job).where(Job.id == job_id, Job.state.in_(list(TERMINAL_STATES))).returning(Job.id)
+    )
+    return session.execute(statement).first() is not None
+
+
 def list_jobs(
     session: Session,
     *,
     owner_id: uuid.UUID | None,
-    tool: str | None,
-    state: JobState | None,
-    before: tuple[datetime, uuid.UUID] | None,
+    tool: str | None = None,
+    state: JobState | None = None,
+    label: tuple[str, str] | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    before: tuple[datetime, uuid.UUID] | None = None,
     limit: int,
 ) -> Sequence[Job]:
     """Newest first; `before` is the (created_at, id) of the last job of the previous page."""
@@ -62,12 +78,43 @@ def list_jobs(
         statement = statement.where(Job.tool == tool)
     if state is not None:
         statement = statement.where(Job.state == state)
+    if label is not None:
+        key, value = label
+        statement = statement.where(Job.labels[key].as_string() == value)
+    if created_after is not None:
+        statement = statement.where(Job.created_at > created_after)
+    if created_before is not None:
+        statement = statement.where(Job.created_at < created_before)
     if before is not None:
         created_at, job_id = before
         statement = statement.where(
             or_(Job.created_at < created_at, and_(Job.created_at == created_at, Job.id < job_id))
         )
     return session.scalars(statement).all()
+
+
+def list_queued_job_ids(session: Session, *, created_before: datetime) -> Sequence[uuid.UUID]:
+    statement = select(Job.id).where(Job.state == JobState.queued, Job.created_at < created_before)
+    return session.scalars(statement).all()
+
+
+def purge_ended_jobs(session: Session, *, finished_before: datetime, limit: int) -> list[uuid.UUID]:
+    """Delete up to `limit` terminal jobs that ended before the date, leaving tombstones."""
+    expired = session.execute(
+        select(Job.id, Job.owner_id)
+        .where(Job.state.in_(list(TERMINAL_STATES)), Job.finished_at < finished_before)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not expired:
+        return []
+    session.add_all(JobTombstone(id=job_id, owner_id=owner_id) for job_id, owner_id in expired)
+    session.execute(delete(Job).where(Job.id.in_([job_id for job_id, _ in expired])))
+    return [job_id for job_id, _ in expired]
+
+
+def get_tombstone(session: Session, job_id: uuid.UUID) -> JobTombstone | None:
+    return session.get(JobTombstone, job_id)
 
 
 def list_running_job_ids(session: Session, *, started_before: datetime) -> Sequence[uuid.UUID]:

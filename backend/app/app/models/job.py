@@ -63,7 +63,19 @@ class Job(Base):
     schedule_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     cancel_requested: Mapped[bool] = mapped_column(default=False)
+    # Told with a signed POST when the job ends (app.worker.tasks.deliver_webhook).
+    callback_url: Mapped[str | None] = mapped_column(String(2048))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class JobTombstone(Base):
+    """What is left of a job that retention purged: its id answers 410, not 404."""
+
+    __tablename__ = "job_tombstone"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    owner_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    purged_at: Mapped[datetime] = mapped_column(default=utcnow)

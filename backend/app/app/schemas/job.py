@@ -2,7 +2,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    UrlConstraints,
+)
 
 from app.models.job import JobState
 
@@ -22,6 +29,10 @@ class JobOptions(BaseModel):
 
     priority: Priority = 5
     labels: Labels = Field(default_factory=dict)
+    callback_url: Annotated[AnyHttpUrl, UrlConstraints(max_length=2048)] | None = Field(
+        default=None,
+        description="POSTed the job (signed, see README) when it ends.",
+    )
 
 
 class JobCreate(JobOptions):
@@ -50,6 +61,8 @@ class JobRead(BaseModel):
     attempt: int
     max_attempts: int
     labels: dict[str, str]
+    callback_url: str | None
+    cancel_requested: bool
     schedule_id: uuid.UUID | None
     created_at: datetime
     started_at: datetime | None
@@ -62,3 +75,17 @@ class JobPage(BaseModel):
     next_cursor: str | None = Field(
         description="Pass as `cursor` to get the next page; null on the last page."
     )
+
+
+class JobFilters(BaseModel):
+    """Query parameters of the job list; all optional, all combined."""
+
+    tool: str | None = Field(default=None, max_length=100)
+    state: JobState | None = None
+    label: str | None = Field(
+        default=None,
+        pattern=r"^[^:]{1,63}:.{0,255}$",
+        description="`key:value`: jobs whose label `key` is `value`.",
+    )
+    created_after: datetime | None = None
+    created_before: datetime | None = None

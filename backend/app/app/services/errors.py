@@ -37,3 +37,9 @@ class InvalidInput(ServiceError):
     @classmethod
     def at(cls, loc: Sequence[str | int], msg: str, error_type: str) -> "InvalidInput":
         return cls([{"loc": list(loc), "msg": msg, "type": error_type}])
+
+
+class Gone(ServiceError):
+    """It existed and was deleted on purpose (a retention tombstone keeps its id)."""
+
+    status_code = 410

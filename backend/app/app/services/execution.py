@@ -1,19 +1,19 @@
-"""Use-cases of jobs as the worker sees them: run one, and reap those whose worker vanished."""
+"""Use-cases of jobs as the worker sees them: run one, stop one that was cancelled."""
 
 import dataclasses
 import logging
+import random
 import shutil
 import tempfile
 import threading
+import time
 import traceback
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-import redis
 from celery.exceptions import SoftTimeLimitExceeded
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -28,8 +28,10 @@ from app.db.session import SessionLocal
 from app.models.artifact import Artifact
 from app.models.job import TERMINAL_STATES, ErrorType, Job, JobState
 from app.schemas.job import JobRead
-from app.services.jobs import mirror_job, send_job
-from app.services.storage_keys import artifact_key, file_key
+from app.services.hot_state import best_effort, mirror_job
+from app.services.jobs import send_job
+from app.services.storage_keys import artifact_key, file_key, log_key
+from app.services.webhooks import schedule_delivery
 from app.tools.base import ToolError, ToolTimeout
 from app.tools.context import ArtifactInfo, InputFile, JobCancelled, JobContext
 from app.tools.registry import UnknownToolError, get_tool
@@ -38,35 +40,47 @@ from app.worker import redis_db
 logger = logging.getLogger(__name__)
 
 
-def execute_job(job_id: uuid.UUID) -> None:
-    """Run the job's tool once and record how it ended. Safe to call twice for one job."""
+def execute_job(job_id: uuid.UUID, *, stop_stuck_tool: Callable[[], None]) -> None:
+    """Run the job's tool once and record how it ended. Safe to call twice for one job.
+
+    `stop_stuck_tool` is called from another thread when the job was cancelled and the
+    tool did not stop within CANCEL_GRACE_SECONDS.
+    """
     job = _start(job_id)
     if job is None:
         return
-    with _heartbeat(job_id), _workdir(job_id) as workdir, ExitStack() as cleanup:
-        ctx = JobContext(job_id, workdir, WorkerRuntime(job_id, cleanup))
-        ending = _run_tool(job, ctx)
-    _finish(job_id, ctx, **ending)
+    with _job_folder(job_id) as folder, ExitStack() as cleanup:
+        runtime = WorkerRuntime(job_id, folder / "log.txt", cleanup)
+        ctx = JobContext(job_id, folder / "work", runtime)
+        with _watchdog(job_id, stop_stuck_tool):
+            ending = _run_tool(job, ctx)
+        runtime.keep_log()
+    _finish(job, ctx, ending)
+
+
+def end_terminated_job(job_id: uuid.UUID) -> None:
+    """A job whose tool was terminated after a cancel: record it as cancelled."""
+    _end(job_id, {"state": JobState.cancelled}, progress=None, message=None, artifacts=[])
 
 
 class WorkerRuntime:
     """What a JobContext does on a worker: Redis for progress, storage for files."""
 
-    def __init__(self, job_id: uuid.UUID, cleanup: ExitStack) -> None:
+    def __init__(self, job_id: uuid.UUID, log_file: Path, cleanup: ExitStack) -> None:
         self.job_id = job_id
+        self._log_file = log_file
+        self._log = cleanup.enter_context(log_file.open("a", encoding="utf-8"))
         self._cleanup = cleanup
 
     def report_progress(self, fraction: float, message: str | None) -> None:
-        try:
-            redis_db.tick_job(self.job_id, fraction, message)
-        except redis.RedisError as error:
-            logger.warning("job %s: progress not mirrored to Redis: %r", self.job_id, error)
+        best_effort("progress", lambda: redis_db.tick_job(self.job_id, fraction, message), None)
 
     def write_log(self, line: str) -> None:
-        logger.info("job %s: %s", self.job_id, line)
+        self._log.write(line + "\n")
+        best_effort("log", lambda: redis_db.append_log(self.job_id, line), None)
 
     def is_cancelled(self) -> bool:
-        return False
+        return best_effort("cancel flag", lambda: redis_db.cancel_requested(self.job_id), False)
 
     def input_file(self, file_id: uuid.UUID) -> InputFile:
         with SessionLocal() as session:
@@ -89,19 +103,12 @@ class WorkerRuntime:
             name=name, size=stored.size, sha256=stored.sha256, content_type=content_type
         )
 
-
-def reap_lost_jobs() -> int:
-    """Running jobs whose worker stopped its heartbeat: run again if attempts remain, else fail."""
-    started_before = utcnow() - timedelta(seconds=settings.WORKER_LOST_AFTER_SECONDS)
-    with SessionLocal() as session:
-        running = job_crud.list_running_job_ids(session, started_before=started_before)
-    reaped = 0
-    for job_id in running:
-        if redis_db.heart_is_beating(job_id):
-            continue
-        if _give_back_or_fail_lost(job_id):
-            reaped += 1
-    return reaped
+    def keep_log(self) -> None:
+        """Store the whole log before the job ends, so readers of an ended job find it."""
+        self._log.flush()
+        if self._log_file.stat().st_size:
+            with self._log_file.open("rb") as stream:
+                storage().write(log_key(self.job_id), read_chunks(stream))
 
 
 def _start(job_id: uuid.UUID) -> JobRead | None:
@@ -114,7 +121,7 @@ def _start(job_id: uuid.UUID) -> JobRead | None:
             if redis_db.heart_is_beating(job_id):
                 return None  # a live worker has it: this is a duplicate delivery
             if job.attempt >= job.max_attempts:
-                _fail_lost(session, job_id)
+                end_job(session, job_id, WORKER_LOST)
                 return None
         # Beat before the row says running, so the reaper never sees running without a heart.
         _beat_heart(job_id)
@@ -141,13 +148,13 @@ def _start(job_id: uuid.UUID) -> JobRead | None:
 def _run_tool(job: JobRead, ctx: JobContext) -> dict[str, Any]:
     """How the job ended, as the values of its final transition."""
     try:
-        tool = get_tool(job.tool)()
+        tool_class = get_tool(job.tool)
+    except UnknownToolError:
+        return _failure(ErrorType.system_error, f"tool {job.tool!r} is not on this worker")
+    try:
+        tool = tool_class()
         inputs = tool.inputs_model.model_validate(job.inputs)
         result = tool.run(inputs, ctx)
-    except UnknownToolError:
-        return _failure(
-            ErrorType.system_error, f"tool {job.tool!r} is not installed on this worker"
-        )
     except (SoftTimeLimitExceeded, ToolTimeout):
         return _failure(ErrorType.timeout, "the tool ran past its time limit")
     except JobCancelled:
@@ -155,6 +162,8 @@ def _run_tool(job: JobRead, ctx: JobContext) -> dict[str, Any]:
     except ToolError as error:
         return _failure(ErrorType.tool_error, str(error))
     except Exception as error:
+        if isinstance(error, tool_class.transient_errors) and job.attempt < job.max_attempts:
+            return {"state": JobState.queued, "message": f"retrying after {error!r}"}
         logger.exception("job %s: tool %s raised", job.id, job.tool)
         return _failure(
             ErrorType.tool_error,
@@ -172,101 +181,124 @@ def _failure(error_type: ErrorType, message: str, **details: str) -> dict[str, A
     return {"state": JobState.failed, "error": {"type": error_type, "message": message, **details}}
 
 
-def _finish(job_id: uuid.UUID, ctx: JobContext, **ending: Any) -> None:
-    """The final transition, with the last progress report and the artifacts, in one commit."""
-    now = utcnow()
+WORKER_LOST = _failure(ErrorType.worker_lost, "the worker running this job stopped")
+
+
+def _finish(job: JobRead, ctx: JobContext, ending: dict[str, Any]) -> None:
+    if ending["state"] is JobState.queued:
+        _retry_later(job, ending["message"])
+        return
     progress = 1.0 if ending["state"] is JobState.succeeded else ctx.progress_fraction
-    with SessionLocal() as session:
-        finished = job_crud.transition_job(
-            session,
-            job_id,
-            [JobState.running],
-            progress=progress,
-            message=ctx.message,
-            finished_at=now,
-            updated_at=now,
-            **ending,
-        )
-        if finished is not None:
-            artifact_crud.add_artifacts(
-                session,
-                [
-                    Artifact(job_id=job_id, **dataclasses.asdict(info))
-                    for info in ctx.artifacts.values()
-                ],
-            )
-        session.commit()
-    if finished is not None:
-        mirror_job(JobRead.model_validate(finished))
+    artifacts = [Artifact(job_id=job.id, **dataclasses.asdict(a)) for a in ctx.artifacts.values()]
+    _end(job.id, ending, progress=progress, message=ctx.message, artifacts=artifacts)
 
 
-def _give_back_or_fail_lost(job_id: uuid.UUID) -> bool:
+def _end(
+    job_id: uuid.UUID,
+    ending: dict[str, Any],
+    *,
+    progress: float | None,
+    message: str | None,
+    artifacts: list[Artifact],
+) -> None:
+    """The final transition, with the last progress report and the artifacts, in one commit."""
+    values = dict(ending)
+    if progress is not None:
+        values.update(progress=progress, message=message)
     with SessionLocal() as session:
-        job = job_crud.get_job(session, job_id)
-        if job is None or job.state is not JobState.running:
-            return False
-        if job.attempt >= job.max_attempts:
-            return _fail_lost(session, job_id)
+        ended = end_job(session, job_id, values, artifacts=artifacts)
+    if ended is not None:
+        best_effort("forget log", lambda: redis_db.forget_log(job_id), None)
+
+
+def end_job(
+    session: Session,
+    job_id: uuid.UUID,
+    values: dict[str, Any],
+    *,
+    artifacts: list[Artifact] | None = None,
+) -> JobRead | None:
+    """running -> an end state, committed, mirrored, and announced to the job's webhook."""
+    now = utcnow()
+    ended = job_crud.transition_job(
+        session, job_id, [JobState.running], finished_at=now, updated_at=now, **values
+    )
+    if ended is not None and artifacts:
+        artifact_crud.add_artifacts(session, artifacts)
+    session.commit()
+    if ended is None:
+        return None
+    snapshot = JobRead.model_validate(ended)
+    mirror_job(snapshot)
+    if snapshot.callback_url:
+        schedule_delivery(snapshot.id)
+    return snapshot
+
+
+def _retry_later(job: JobRead, message: str) -> None:
+    """Back to queued, and sent again after an exponential backoff with jitter."""
+    with SessionLocal() as session:
         requeued = job_crud.transition_job(
-            session, job_id, [JobState.running], state=JobState.queued, updated_at=utcnow()
+            session,
+            job.id,
+            [JobState.running],
+            state=JobState.queued,
+            message=message,
+            updated_at=utcnow(),
         )
         session.commit()
     if requeued is None:
-        return False
+        return
     snapshot = JobRead.model_validate(requeued)
     mirror_job(snapshot)
-    send_job(snapshot)
-    return True
-
-
-def _fail_lost(session: Session, job_id: uuid.UUID) -> bool:
-    now = utcnow()
-    failed = job_crud.transition_job(
-        session,
-        job_id,
-        [JobState.running],
-        state=JobState.failed,
-        error={"type": ErrorType.worker_lost, "message": "the worker running this job stopped"},
-        finished_at=now,
-        updated_at=now,
-    )
-    session.commit()
-    if failed is None:
-        return False
-    mirror_job(JobRead.model_validate(failed))
-    return True
+    backoff = settings.RETRY_BACKOFF_SECONDS * 2 ** (job.attempt - 1)
+    countdown = min(backoff, settings.RETRY_BACKOFF_MAX_SECONDS) * random.uniform(0.5, 1.0)
+    send_job(snapshot, countdown=countdown)
 
 
 def _beat_heart(job_id: uuid.UUID) -> None:
-    try:
-        redis_db.beat_heart(job_id)
-    except redis.RedisError as error:
-        logger.warning("job %s: heartbeat not written: %r", job_id, error)
+    best_effort("heartbeat", lambda: redis_db.beat_heart(job_id), None)
 
 
 @contextmanager
-def _heartbeat(job_id: uuid.UUID) -> Iterator[None]:
-    """Refresh the job's heartbeat from a thread while the tool runs in this one."""
+def _watchdog(job_id: uuid.UUID, stop_stuck_tool: Callable[[], None]) -> Iterator[None]:
+    """From a thread while the tool runs: refresh the heartbeat, and stop a tool that
+    ignores a cancel for longer than CANCEL_GRACE_SECONDS."""
     stopped = threading.Event()
+    # Often enough to see a cancel within a second, whatever the heartbeat interval.
+    tick = min(settings.HEARTBEAT_INTERVAL_SECONDS, 0.5)
 
-    def beat() -> None:
-        while not stopped.wait(settings.HEARTBEAT_INTERVAL_SECONDS):
-            _beat_heart(job_id)
+    def watch() -> None:
+        last_beat = time.monotonic()
+        cancel_seen: float | None = None
+        while not stopped.wait(tick):
+            now = time.monotonic()
+            if now - last_beat >= settings.HEARTBEAT_INTERVAL_SECONDS:
+                _beat_heart(job_id)
+                last_beat = now
+            if cancel_seen is None:
+                cancelled = best_effort("cancel", lambda: redis_db.cancel_requested(job_id), False)
+                cancel_seen = now if cancelled else None
+            elif now - cancel_seen >= settings.CANCEL_GRACE_SECONDS:
+                logger.warning("job %s: the tool ignored its cancel; terminating it", job_id)
+                stop_stuck_tool()
+                return
 
-    thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
+    thread = threading.Thread(target=watch, name=f"watchdog-{job_id}", daemon=True)
     thread.start()
     try:
         yield
     finally:
         stopped.set()
         thread.join()
-        with suppress(redis.RedisError):  # it expires by itself
-            redis_db.stop_heart(job_id)
+        best_effort("heartbeat", lambda: redis_db.stop_heart(job_id), None)
 
 
 @contextmanager
-def _workdir(job_id: uuid.UUID) -> Iterator[Path]:
+def _job_folder(job_id: uuid.UUID) -> Iterator[Path]:
+    """A private folder: `work/` for the tool, the log beside it; removed afterwards."""
     path = Path(tempfile.mkdtemp(prefix=f"tooljobs-{job_id}-"))
+    (path / "work").mkdir()
     try:
         yield path
     finally:

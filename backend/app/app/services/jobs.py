@@ -1,4 +1,4 @@
-"""Use-cases of jobs as submitters see them: submit, read one, list."""
+"""Use-cases of jobs as submitters see them: submit, read, list, cancel, delete."""
 
 import base64
 import binascii
@@ -7,17 +7,21 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import redis
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.celery_app import RUN_JOB_TASK, broker_priority, celery_app
+from app.core.storage import storage
 from app.crud import file as file_crud
 from app.crud import job as job_crud
+from app.db.base_class import utcnow
 from app.models.job import Job, JobState
-from app.schemas.job import JobOptions, JobPage, JobRead
+from app.schemas.job import JobFilters, JobOptions, JobPage, JobRead
 from app.schemas.user import Principal
-from app.services.errors import InvalidInput, NotFound, Unavailable
+from app.services.errors import Conflict, Gone, InvalidInput, NotFound, Unavailable
+from app.services.hot_state import best_effort, forget_job, load_job, mirror_job
+from app.services.storage_keys import job_prefix
 from app.tools.files import file_refs
 from app.tools.registry import AnyTool, UnknownToolError, get_tool
 from app.worker import redis_db
@@ -26,33 +30,47 @@ logger = logging.getLogger(__name__)
 
 
 def submit_job(
-    session: Session, owner: Principal, tool_name: str, inputs: Any, *, options: JobOptions
-) -> JobRead:
-    """Validate, record, then send: the row is committed before a worker can see the task."""
+    session: Session,
+    owner: Principal,
+    tool_name: str,
+    inputs: Any,
+    *,
+    options: JobOptions,
+    idempotency_key: str | None = None,
+) -> tuple[JobRead, bool]:
+    """Validate, record, then send: the row is committed before a worker can see the task.
+
+    Returns the job and whether it is new: a repeated Idempotency-Key with the same
+    request gives back the job it created the first time.
+    """
     tool = _tool_or_invalid(tool_name)
-    try:
-        valid_inputs = tool.inputs_model.model_validate(inputs)
-    except ValidationError as error:
-        raise InvalidInput(
-            [
-                {"loc": ["body", "inputs", *e["loc"]], "msg": e["msg"], "type": e["type"]}
-                for e in error.errors(include_url=False, include_context=False)
-            ]
-        ) from None
+    valid_inputs = _valid_inputs(tool, inputs)
     _check_file_refs(session, owner, valid_inputs)
-    job = job_crud.create_job(
-        session,
-        Job(
-            owner_id=owner.id,
-            tool=tool.name,
-            tool_version=tool.version,
-            inputs=valid_inputs.model_dump(mode="json"),
-            priority=options.priority,
-            labels=options.labels,
-            max_attempts=tool.max_attempts,
-        ),
+    job = Job(
+        owner_id=owner.id,
+        tool=tool.name,
+        tool_version=tool.version,
+        inputs=valid_inputs.model_dump(mode="json"),
+        priority=options.priority,
+        labels=options.labels,
+        callback_url=None if options.callback_url is None else str(options.callback_url),
+        max_attempts=tool.max_attempts,
+        idempotency_key=idempotency_key,
     )
-    session.commit()
+    if idempotency_key is not None:
+        earlier = job_crud.get_job_by_idempotency_key(session, owner.id, idempotency_key)
+        if earlier is not None:
+            return _replay(earlier, job), False
+    try:
+        job_crud.create_job(session, job)
+        session.commit()
+    except IntegrityError:
+        # The same key, submitted at the same moment by another request.
+        session.rollback()
+        earlier = job_crud.get_job_by_idempotency_key(session, owner.id, str(idempotency_key))
+        if earlier is None:
+            raise
+        return _replay(earlier, job), False
     snapshot = JobRead.model_validate(job)
     mirror_job(snapshot)
     try:
@@ -63,13 +81,11 @@ def submit_job(
         job_crud.delete_job(session, job.id)
         session.commit()
         forget_job(job.id)
-        raise Unavailable(
-            "the job queue is unavailable; nothing was submitted, try again"
-        ) from None
-    return snapshot
+        raise Unavailable("the job queue is down; nothing was submitted, try again") from None
+    return snapshot, True
 
 
-def send_job(job: JobRead) -> None:
+def send_job(job: JobRead, *, countdown: float | None = None) -> None:
     tool = get_tool(job.tool)
     celery_app.send_task(
         RUN_JOB_TASK,
@@ -77,19 +93,21 @@ def send_job(job: JobRead) -> None:
         task_id=str(job.id),
         queue=tool.queue,
         priority=broker_priority(job.priority),
+        countdown=countdown,
         soft_time_limit=tool.time_limit_seconds,
         # The hard limit is a backstop for a tool that ignores the soft one.
         time_limit=None if tool.time_limit_seconds is None else tool.time_limit_seconds + 30,
     )
+    best_effort("mark sent", lambda: redis_db.mark_sent(job.id), None)
 
 
 def read_job(session: Session, principal: Principal, job_id: uuid.UUID) -> JobRead:
     """From Redis when it has the job (no SQL at all), else from PostgreSQL."""
-    job = _load_snapshot(job_id)
+    job = load_job(job_id)
     if job is None:
         row = job_crud.get_job(session, job_id)
         if row is None:
-            raise NotFound("job not found")
+            _raise_purged_or_missing(session, principal, job_id)
         job = JobRead.model_validate(row)
         mirror_job(job, publish=False)
     if not _may_see(principal, job.owner_id):
@@ -98,19 +116,20 @@ def read_job(session: Session, principal: Principal, job_id: uuid.UUID) -> JobRe
 
 
 def list_jobs(
-    session: Session,
-    principal: Principal,
-    *,
-    tool: str | None,
-    state: JobState | None,
-    limit: int,
-    cursor: str | None,
+    session: Session, principal: Principal, filters: JobFilters, *, limit: int, cursor: str | None
 ) -> JobPage:
+    label = None
+    if filters.label is not None:
+        key, _, value = filters.label.partition(":")
+        label = (key, value)
     rows = job_crud.list_jobs(
         session,
         owner_id=None if principal.is_superuser else principal.id,
-        tool=tool,
-        state=state,
+        tool=filters.tool,
+        state=filters.state,
+        label=label,
+        created_after=filters.created_after,
+        created_before=filters.created_before,
         before=None if cursor is None else _decode_cursor(cursor),
         # One more than asked tells whether another page follows.
         limit=limit + 1,
@@ -120,31 +139,81 @@ def list_jobs(
     return JobPage(items=items, next_cursor=next_cursor)
 
 
-def mirror_job(job: JobRead, *, publish: bool = True) -> None:
-    """Copy a committed transition to Redis; PostgreSQL stays the record if Redis is down."""
-    try:
-        redis_db.save_job(job, publish=publish)
-    except redis.RedisError as error:
-        logger.warning("could not mirror job %s to Redis: %r", job.id, error)
+def cancel_job(session: Session, principal: Principal, job_id: uuid.UUID) -> JobRead:
+    """Queued: cancelled at once. Running: asked to stop (the worker ends it cancelled)."""
+    read_job(session, principal, job_id)
+    now = utcnow()
+    changed = job_crud.transition_job(
+        session,
+        job_id,
+        [JobState.queued],
+        state=JobState.cancelled,
+        cancel_requested=True,
+        finished_at=now,
+        updated_at=now,
+    ) or job_crud.transition_job(
+        session, job_id, [JobState.running], cancel_requested=True, updated_at=now
+    )
+    session.commit()
+    if changed is None:
+        raise Conflict("the job has already ended")
+    if changed.state is JobState.running:
+        best_effort("request cancel", lambda: redis_db.request_cancel(job_id), None)
+    snapshot = JobRead.model_validate(changed)
+    mirror_job(snapshot)
+    return snapshot
 
 
-def forget_job(job_id: uuid.UUID) -> None:
-    try:
-        redis_db.forget_job(job_id)
-    except redis.RedisError as error:
-        logger.warning("could not remove job %s from Redis: %r", job_id, error)
+def delete_job(session: Session, principal: Principal, job_id: uuid.UUID) -> None:
+    """A terminal job, its log and its artifacts; 409 while it may still change."""
+    read_job(session, principal, job_id)
+    deleted = job_crud.delete_ended_job(session, job_id)
+    session.commit()
+    if not deleted:
+        raise Conflict("cancel the job first: only ended jobs can be deleted")
+    forget_job(job_id)
+    storage().delete(job_prefix(job_id))
 
 
-def _load_snapshot(job_id: uuid.UUID) -> JobRead | None:
-    try:
-        return redis_db.load_job(job_id)
-    except redis.RedisError as error:
-        logger.warning("Redis unavailable, reading job %s from PostgreSQL: %r", job_id, error)
-        return None
+def _replay(earlier: Job, request: Job) -> JobRead:
+    def fingerprint(job: Job) -> tuple[Any, ...]:
+        return (job.tool, job.inputs, job.priority, job.labels, job.callback_url)
+
+    if fingerprint(earlier) != fingerprint(request):
+        raise Conflict("this Idempotency-Key was used for a different request")
+    return JobRead.model_validate(earlier)
+
+
+def _raise_purged_or_missing(session: Session, principal: Principal, job_id: uuid.UUID) -> None:
+    tombstone = job_crud.get_tombstone(session, job_id)
+    if tombstone is not None and _may_see(principal, tombstone.owner_id):
+        raise Gone("the job ended long ago and was deleted by retention")
+    raise NotFound("job not found")
 
 
 def _may_see(principal: Principal, owner_id: uuid.UUID) -> bool:
     return principal.is_superuser or principal.id == owner_id
+
+
+def _tool_or_invalid(name: str) -> AnyTool:
+    try:
+        return get_tool(name)
+    except UnknownToolError:
+        raise InvalidInput.at(
+            ["body", "tool"], f"unknown tool {name!r}; GET /api/v1/tools lists them", "unknown_tool"
+        ) from None
+
+
+def _valid_inputs(tool: AnyTool, inputs: Any) -> BaseModel:
+    try:
+        return tool.inputs_model.model_validate(inputs)
+    except ValidationError as error:
+        raise InvalidInput(
+            [
+                {"loc": ["body", "inputs", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+                for e in error.errors(include_url=False, include_context=False)
+            ]
+        ) from None
 
 
 def _check_file_refs(session: Session, owner: Principal, inputs: BaseModel) -> None:
@@ -168,15 +237,6 @@ def _check_file_refs(session: Session, owner: Principal, inputs: BaseModel) -> N
     ]
     if missing:
         raise InvalidInput(missing)
-
-
-def _tool_or_invalid(name: str) -> AnyTool:
-    try:
-        return get_tool(name)
-    except UnknownToolError:
-        raise InvalidInput.at(
-            ["body", "tool"], f"unknown tool {name!r}; GET /api/v1/tools lists them", "unknown_tool"
-        ) from None
 
 
 def _encode_cursor(job: Job) -> str:

@@ -13,3 +13,7 @@ def job_prefix(job_id: uuid.UUID) -> str:
 
 def artifact_key(job_id: uuid.UUID, name: str) -> str:
     return f"{job_prefix(job_id)}/artifacts/{name}"
+
+
+def log_key(job_id: uuid.UUID) -> str:
+    return f"{job_prefix(job_id)}/log.txt"

@@ -35,6 +35,14 @@ def heartbeat_key(job_id: uuid.UUID) -> str:
     return f"{PREFIX}:heartbeat:{job_id}"
 
 
+def cancel_key(job_id: uuid.UUID) -> str:
+    return f"{PREFIX}:cancel:{job_id}"
+
+
+def log_key(job_id: uuid.UUID) -> str:
+    return f"{PREFIX}:log:{job_id}"
+
+
 def principal_key(user_id: uuid.UUID) -> str:
     return f"{PREFIX}:principal:{user_id}"
 
@@ -128,4 +136,43 @@ def forget_principal(user_id: uuid.UUID) -> None:
 
 
 def forget_job(job_id: uuid.UUID) -> None:
-    client().delete(job_key(job_id), heartbeat_key(job_id))
+    client().delete(job_key(job_id), heartbeat_key(job_id), cancel_key(job_id), log_key(job_id))
+
+
+def mark_sent(job_id: uuid.UUID) -> None:
+    """The broker has the job's task: the re-send sweep leaves it alone."""
+    pipe = client().pipeline(transaction=False)
+    pipe.hset(job_key(job_id), "sent", 1)
+    pipe.expire(job_key(job_id), settings.JOB_SNAPSHOT_TTL_SECONDS)
+    pipe.execute()
+
+
+def was_sent(job_ids: list[uuid.UUID]) -> list[bool]:
+    pipe = client().pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.hexists(job_key(job_id), "sent")
+    return [bool(found) for found in pipe.execute()]
+
+
+def request_cancel(job_id: uuid.UUID) -> None:
+    client().set(cancel_key(job_id), 1, ex=settings.JOB_SNAPSHOT_TTL_SECONDS)
+
+
+def cancel_requested(job_id: uuid.UUID) -> bool:
+    return bool(client().exists(cancel_key(job_id)))
+
+
+def append_log(job_id: uuid.UUID, line: str) -> None:
+    pipe = client().pipeline(transaction=False)
+    pipe.rpush(log_key(job_id), line)
+    pipe.expire(log_key(job_id), settings.JOB_SNAPSHOT_TTL_SECONDS)
+    pipe.execute()
+
+
+def read_log(job_id: uuid.UUID, offset: int) -> list[str]:
+    lines: list[bytes] = client().lrange(log_key(job_id), offset, -1)  # type: ignore[assignment]
+    return [line.decode() for line in lines]
+
+
+def forget_log(job_id: uuid.UUID) -> None:
+    client().delete(log_key(job_id))

@@ -1,31 +1,48 @@
+import hashlib
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Header, Query, Response, status
+from fastapi.responses import PlainTextResponse, StreamingResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import CurrentPrincipal, SessionDep
 from app.api.downloads import download
 from app.api.responses import Responses, not_found
 from app.core.config import settings
-from app.models.job import JobState
+from app.models.job import TERMINAL_STATES
 from app.schemas.file import ArtifactRead
-from app.schemas.job import JobCreate, JobPage, JobRead
+from app.schemas.job import JobCreate, JobFilters, JobPage, JobRead
 from app.services import artifacts as artifact_service
+from app.services import job_events
 from app.services import jobs as job_service
+from app.services import logs as log_service
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 NOT_FOUND = not_found("No such job, or not yours.")
 SUBMIT_RESPONSES: Responses = {
+    200: {"description": "The Idempotency-Key replayed an earlier submission: its job."},
+    409: {"description": "The Idempotency-Key was used for a different request."},
     422: {"description": "Unknown tool, or inputs that fail the tool's model (see `loc`)."},
     503: {"description": "The queue is down; nothing was submitted."},
 }
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=255,
+        description="Submitting again with the same key and request gives the same job.",
+    ),
+]
 
-def accepted(response: Response, job: JobRead) -> JobRead:
-    """202 with the job's address: the job is recorded and queued, not done."""
-    response.status_code = status.HTTP_202_ACCEPTED
+
+def accepted(response: Response, job: JobRead, *, created: bool) -> JobRead:
+    """202 with the job's address when it was queued now; 200 when an Idempotency-Key
+    replayed an earlier submission."""
+    response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
     response.headers["Location"] = f"{settings.API_V1_STR}/jobs/{job.id}"
     return job
 
@@ -40,39 +57,132 @@ def accepted(response: Response, job: JobRead) -> JobRead:
     responses=SUBMIT_RESPONSES,
 )
 def submit_job(
-    session: SessionDep, principal: CurrentPrincipal, response: Response, body: JobCreate
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    response: Response,
+    body: JobCreate,
+    idempotency_key: IdempotencyKey = None,
 ) -> JobRead:
-    job = job_service.submit_job(session, principal, body.tool, body.inputs, options=body)
-    return accepted(response, job)
+    job, created = job_service.submit_job(
+        session, principal, body.tool, body.inputs, options=body, idempotency_key=idempotency_key
+    )
+    return accepted(response, job, created=created)
 
 
 @router.get(
     "",
     summary="List jobs",
-    description="Your jobs (every job for a superuser), newest first. Pass `next_cursor` "
-    "back as `cursor` for the next page.",
+    description="Your jobs (every job for a superuser), newest first, filtered by the "
+    "parameters given. Pass `next_cursor` back as `cursor` for the next page.",
 )
 def list_jobs(
     session: SessionDep,
     principal: CurrentPrincipal,
-    tool: Annotated[str | None, Query(max_length=100)] = None,
-    state: JobState | None = None,
+    filters: Annotated[JobFilters, Query()],
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> JobPage:
-    return job_service.list_jobs(
-        session, principal, tool=tool, state=state, limit=limit, cursor=cursor
-    )
+    return job_service.list_jobs(session, principal, filters, limit=limit, cursor=cursor)
 
 
 @router.get(
     "/{job_id}",
     summary="Get a job",
-    description="State, progress, message, and outputs or error once it ended.",
+    description="State, progress, message, and outputs or error once it ended. With "
+    "`wait=N` the answer waits until the job ended or N seconds passed. The `ETag` "
+    "changes with the job; `If-None-Match` with the current one answers 304.",
+    responses={
+        **NOT_FOUND,
+        304: {"description": "The job is as the `If-None-Match` ETag says."},
+        410: {"description": "The job ended long ago and retention deleted it."},
+    },
+)
+async def read_job(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    job_id: uuid.UUID,
+    wait: Annotated[
+        float, Query(ge=0, le=60, description="Seconds to wait for the job to end.")
+    ] = 0,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    job = await run_in_threadpool(job_service.read_job, session, principal, job_id)
+    if wait and job.state not in TERMINAL_STATES:
+        await job_events.wait_until_ended(job, wait)
+        job = await run_in_threadpool(job_service.read_job, session, principal, job_id)
+    body = job.model_dump_json().encode()
+    etag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
+    if if_none_match == etag:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+    return Response(body, media_type="application/json", headers={"ETag": etag})
+
+
+@router.get(
+    "/{job_id}/events",
+    summary="Follow a job",
+    description="Server-Sent Events: a `job` event with the whole job now, then one at "
+    "each change (state, progress, message); the stream ends after the job ended. A "
+    "client that reconnects with `Last-Event-ID` is not sent the event it already has.",
+    response_class=EventSourceResponse,
     responses=NOT_FOUND,
 )
-def read_job(session: SessionDep, principal: CurrentPrincipal, job_id: uuid.UUID) -> JobRead:
-    return job_service.read_job(session, principal, job_id)
+def follow_job(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    job_id: uuid.UUID,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventSourceResponse:
+    job = job_service.read_job(session, principal, job_id)
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        async for current in job_events.job_updates(job, timeout_seconds=None):
+            current_id = job_events.event_id(current)
+            if current_id != last_event_id:
+                yield ServerSentEvent(current.model_dump_json(), event="job", id=current_id)
+
+    return EventSourceResponse(events(), ping=15)
+
+
+@router.get(
+    "/{job_id}/logs",
+    summary="Read a job's log",
+    description="The lines the tool logged (a command-line tool's stdout and stderr), "
+    "from line `offset` on; live while it runs. Follow it by asking again with the "
+    "`X-Next-Offset` of the answer.",
+    response_class=PlainTextResponse,
+    responses=NOT_FOUND,
+)
+def read_log(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    job_id: uuid.UUID,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> PlainTextResponse:
+    lines, next_offset = log_service.read_log(session, principal, job_id, offset)
+    text = "".join(f"{line}\n" for line in lines)
+    return PlainTextResponse(text, headers={"X-Next-Offset": str(next_offset)})
+
+
+@router.post(
+    "/{job_id}/cancel",
+    summary="Cancel a job",
+    description="A queued job is cancelled at once; a running one is stopped within "
+    "seconds and ends `cancelled` (the answer shows `cancel_requested`).",
+    responses={**NOT_FOUND, 409: {"description": "The job has already ended."}},
+)
+def cancel_job(session: SessionDep, principal: CurrentPrincipal, job_id: uuid.UUID) -> JobRead:
+    return job_service.cancel_job(session, principal, job_id)
+
+
+@router.delete(
+    "/{job_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a job",
+    description="An ended job, its log and its artifacts.",
+    responses={**NOT_FOUND, 409: {"description": "The job has not ended: cancel it first."}},
+)
+def delete_job(session: SessionDep, principal: CurrentPrincipal, job_id: uuid.UUID) -> None:
+    job_service.delete_job(session, principal, job_id)
 
 
 @router.get(

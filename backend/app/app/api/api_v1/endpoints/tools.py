@@ -4,7 +4,7 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 from pydantic import create_model
 
-from app.api.api_v1.endpoints.jobs import SUBMIT_RESPONSES, accepted
+from app.api.api_v1.endpoints.jobs import SUBMIT_RESPONSES, IdempotencyKey, accepted
 from app.api.deps import CurrentPrincipal, SessionDep
 from app.schemas.job import JobOptions, JobRead
 from app.schemas.tool import ToolRead
@@ -38,10 +38,21 @@ def _add_typed_submit_route(tool: AnyTool) -> None:
     )
 
     def submit(
-        session: SessionDep, principal: CurrentPrincipal, response: Response, body: Any
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        response: Response,
+        body: Any,
+        idempotency_key: IdempotencyKey = None,
     ) -> JobRead:
-        job = job_service.submit_job(session, principal, tool.name, body.inputs, options=body)
-        return accepted(response, job)
+        job, created = job_service.submit_job(
+            session,
+            principal,
+            tool.name,
+            body.inputs,
+            options=body,
+            idempotency_key=idempotency_key,
+        )
+        return accepted(response, job, created=created)
 
     # The body's type exists only at run time; FastAPI reads it from the annotations.
     submit.__annotations__["body"] = body_model

@@ -1,0 +1,47 @@
+"""Telling a job's callback_url that the job ended: a signed POST, from its own task."""
+
+import hashlib
+import hmac
+import uuid
+
+import httpx
+
+from app.core.celery_app import DELIVER_WEBHOOK_TASK, celery_app
+from app.core.config import settings
+from app.crud import job as job_crud
+from app.db.session import SessionLocal
+from app.schemas.job import JobRead
+
+SIGNATURE_HEADER = "X-Tooljobs-Signature"
+TIMEOUT_SECONDS = 5
+
+
+class WebhookRejected(Exception):
+    """The endpoint answered, but not with 2xx: try again later."""
+
+
+def schedule_delivery(job_id: uuid.UUID) -> None:
+    """Queue the delivery; the worker that ran the job never waits for the endpoint."""
+    celery_app.send_task(DELIVER_WEBHOOK_TASK, args=[str(job_id)], queue="default")
+
+
+def signature(body: bytes) -> str:
+    digest = hmac.new(settings.WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def deliver(job_id: uuid.UUID) -> None:
+    """POST the job's snapshot to its callback_url; raise to be tried again."""
+    with SessionLocal() as session:
+        job = job_crud.get_job(session, job_id)
+    if job is None or job.callback_url is None:
+        return  # deleted since
+    body = JobRead.model_validate(job).model_dump_json().encode()
+    response = httpx.post(
+        job.callback_url,
+        content=body,
+        headers={"Content-Type": "application/json", SIGNATURE_HEADER: signature(body)},
+        timeout=TIMEOUT_SECONDS,
+    )
+    if not response.is_success:
+        raise WebhookRejected(f"{job.callback_url} answered {response.status_code}")

@@ -1,0 +1,61 @@
+"""Tools for the lifecycle tests, installed the way a tool package is: through the
+`tooljobs.tools` entry point (see the .dist-info beside this file)."""
+
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from app.tools.base import Tool
+from app.tools.context import JobContext
+
+
+class SleepInputs(BaseModel):
+    seconds: float = Field(ge=0, le=60)
+
+
+class SleepOutputs(BaseModel):
+    slept: float
+
+
+class Stubborn(Tool[SleepInputs, SleepOutputs]):
+    """Sleeps without ever reporting progress, so it never sees a cancel; 3 s limit."""
+
+    name = "stubborn"
+    version = "1.0.0"
+    title = "Stubborn"
+    time_limit_seconds = 3
+    max_attempts = 2
+
+    def run(self, inputs: SleepInputs, ctx: JobContext) -> SleepOutputs:
+        started = time.monotonic()
+        time.sleep(inputs.seconds)
+        return SleepOutputs(slept=time.monotonic() - started)
+
+
+class FlakyInputs(BaseModel):
+    folder: str
+    failures: int = Field(ge=0, le=5)
+
+
+class FlakyOutputs(BaseModel):
+    tries: int
+
+
+class Flaky(Tool[FlakyInputs, FlakyOutputs]):
+    """Fails with a transient ConnectionError `failures` times, then succeeds."""
+
+    name = "flaky"
+    version = "1.0.0"
+    title = "Flaky"
+    max_attempts = 3
+    transient_errors = (ConnectionError,)
+
+    def run(self, inputs: FlakyInputs, ctx: JobContext) -> FlakyOutputs:
+        tries = Path(inputs.folder) / "tries"
+        count = int(tries.read_text()) + 1 if tries.exists() else 1
+        tries.write_text(str(count))
+        ctx.log(f"try {count}")
+        if count <= inputs.failures:
+            raise ConnectionError(f"try {count} failed")
+        return FlakyOutputs(tries=count)
