@@ -47,6 +47,7 @@ class Sleep(Tool[SleepInputs, SleepOutputs]):
         started = time.monotonic()
         for step in range(1, inputs.steps + 1):
             time.sleep(inputs.seconds / inputs.steps)
+            ctx.log(f"slept step {step}")
             ctx.progress(step / inputs.steps, f"step {step} of {inputs.steps}")
         return SleepOutputs(slept=time.monotonic() - started)
 

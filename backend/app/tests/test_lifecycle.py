@@ -1,0 +1,205 @@
+"""Every way a running job can end, with real worker processes."""
+
+import hashlib
+import hmac
+import json
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import wait_until
+from tests.test_worker import wait_for_end
+
+
+def submit(
+    client: TestClient, headers: dict[str, str], tool: str, inputs: dict[str, Any], **options: Any
+) -> dict[str, Any]:
+    response = client.post(
+        f"/api/v1/tools/{tool}/jobs", headers=headers, json={"inputs": inputs, **options}
+    )
+    assert response.status_code == 202, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def wait_for_state(
+    client: TestClient, headers: dict[str, str], job_id: str, state: str
+) -> dict[str, Any]:
+    def reached() -> dict[str, Any] | None:
+        job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}", headers=headers).json()
+        return job if job["state"] == state else None
+
+    return wait_until(reached, timeout=30)
+
+
+@pytest.mark.usefixtures("worker")
+class TestWithAWorker:
+    def test_cancel_a_running_job_that_reports_progress(
+        self, client: TestClient, user_headers: dict[str, str]
+    ) -> None:
+        job = submit(client, user_headers, "sleep", {"seconds": 30, "steps": 300})
+        wait_for_state(client, user_headers, job["id"], "running")
+        started = time.monotonic()
+        asked = client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=user_headers)
+        assert asked.status_code == 200
+        assert asked.json()["cancel_requested"] is True
+        ended = wait_for_end(client, user_headers, job["id"])
+        assert ended["state"] == "cancelled"
+        assert time.monotonic() - started < 5
+
+    def test_cancel_a_running_tool_that_never_checks_terminates_it(
+        self, client: TestClient, user_headers: dict[str, str], worker: subprocess.Popen[bytes]
+    ) -> None:
+        job = submit(client, user_headers, "stubborn", {"seconds": 2.5})
+        wait_for_state(client, user_headers, job["id"], "running")
+        started = time.monotonic()
+        client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=user_headers)
+        ended = wait_for_end(client, user_headers, job["id"])
+        assert ended["state"] == "cancelled"
+        assert time.monotonic() - started < 5
+        # The worker replaced the terminated process and runs the next job.
+        assert worker.poll() is None
+        after = submit(client, user_headers, "echo", {"message": "still here"})
+        assert wait_for_end(client, user_headers, after["id"])["state"] == "succeeded"
+
+    def test_time_limit_fails_the_job_with_timeout(
+        self, client: TestClient, user_headers: dict[str, str]
+    ) -> None:
+        job = submit(client, user_headers, "stubborn", {"seconds": 10})
+        ended = wait_for_end(client, user_headers, job["id"])
+        assert ended["state"] == "failed"
+        assert ended["error"]["type"] == "timeout"
+
+    def test_transient_errors_are_retried_then_succeed(
+        self, client: TestClient, user_headers: dict[str, str], tmp_path: Path
+    ) -> None:
+        job = submit(client, user_headers, "flaky", {"folder": str(tmp_path), "failures": 2})
+        ended = wait_for_end(client, user_headers, job["id"])
+        assert ended["state"] == "succeeded"
+        assert (ended["outputs"]["tries"], ended["attempt"]) == (3, 3)
+
+    def test_transient_errors_past_max_attempts_fail(
+        self, client: TestClient, user_headers: dict[str, str], tmp_path: Path
+    ) -> None:
+        job = submit(client, user_headers, "flaky", {"folder": str(tmp_path), "failures": 5})
+        ended = wait_for_end(client, user_headers, job["id"])
+        assert ended["state"] == "failed"
+        assert ended["attempt"] == 3
+        assert "ConnectionError" in ended["error"]["message"]
+
+    def test_wait_answers_as_soon_as_the_job_ends(
+        self, client: TestClient, user_headers: dict[str, str]
+    ) -> None:
+        job = submit(client, user_headers, "sleep", {"seconds": 1, "steps": 2})
+        started = time.monotonic()
+        ended = client.get(
+            f"/api/v1/jobs/{job['id']}", headers=user_headers, params={"wait": 30}
+        ).json()
+        assert ended["state"] == "succeeded"
+        assert time.monotonic() - started < 5
+
+    def test_events_stream_the_job_until_it_ends_and_resume(
+        self, client: TestClient, user_headers: dict[str, str]
+    ) -> None:
+        job = submit(client, user_headers, "sleep", {"seconds": 1, "steps": 4})
+        url = f"/api/v1/jobs/{job['id']}/events"
+        events: list[tuple[str, dict[str, Any]]] = []
+        with client.stream("GET", url, headers=user_headers) as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            event_id = ""
+            for line in stream.iter_lines():
+                if line.startswith("id:"):
+                    event_id = line.removeprefix("id:").strip()
+                elif line.startswith("data:"):
+                    events.append((event_id, json.loads(line.removeprefix("data:"))))
+        states = [data["state"] for _, data in events]
+        assert states[-1] == "succeeded"
+        assert "running" in states
+        progress = [data["progress"] for _, data in events]
+        assert progress == sorted(progress)
+        assert len({event_id for event_id, _ in events}) == len(events)
+        # Reconnecting with the last id sends nothing already seen, and ends.
+        last_id = events[-1][0]
+        with client.stream("GET", url, headers={**user_headers, "Last-Event-ID": last_id}) as again:
+            assert not [line for line in again.iter_lines() if line.startswith("data:")]
+
+    def test_logs_live_and_kept(self, client: TestClient, user_headers: dict[str, str]) -> None:
+        job = submit(client, user_headers, "sleep", {"seconds": 1, "steps": 4})
+        wait_for_end(client, user_headers, job["id"])
+        log = client.get(f"/api/v1/jobs/{job['id']}/logs", headers=user_headers)
+        assert log.text.splitlines() == [f"slept step {n}" for n in range(1, 5)]
+        assert log.headers["X-Next-Offset"] == "4"
+        rest = client.get(
+            f"/api/v1/jobs/{job['id']}/logs", headers=user_headers, params={"offset": 3}
+        )
+        assert rest.text == "slept step 4\n"
+
+    def test_deleting_an_ended_job_removes_its_artifacts(
+        self, client: TestClient, user_headers: dict[str, str]
+    ) -> None:
+        upload = client.post(
+            "/api/v1/files", headers=user_headers, files={"file": ("a.txt", b"abc" * 100)}
+        ).json()
+        job = submit(client, user_headers, "compress", {"file": upload["id"]})
+        wait_for_end(client, user_headers, job["id"])
+        from app.core.config import settings
+
+        job_folder = settings.storage_dir / "jobs" / job["id"]
+        assert (job_folder / "artifacts" / "a.txt.gz").exists()
+        assert client.delete(f"/api/v1/jobs/{job['id']}", headers=user_headers).status_code == 204
+        assert not job_folder.exists()
+
+
+class WebhookReceiver(BaseHTTPRequestHandler):
+    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        WebhookReceiver.received.append((dict(self.headers), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook_url() -> Iterator[str]:
+    WebhookReceiver.received = []
+    server = HTTPServer(("127.0.0.1", 0), WebhookReceiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook"
+    server.shutdown()
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_signed_webhook_tells_the_job_ended(
+    client: TestClient, user_headers: dict[str, str], webhook_url: str
+) -> None:
+    job = submit(client, user_headers, "echo", {"message": "hook"}, callback_url=webhook_url)
+    wait_until(lambda: WebhookReceiver.received, timeout=20)
+    headers, body = WebhookReceiver.received[0]
+    expected = hmac.new(b"webhook-secret-for-tests", body, hashlib.sha256).hexdigest()
+    assert headers["X-Tooljobs-Signature"] == f"sha256={expected}"
+    delivered = json.loads(body)
+    assert (delivered["id"], delivered["state"]) == (job["id"], "succeeded")
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_dead_webhook_endpoint_does_not_delay_the_job(
+    client: TestClient, user_headers: dict[str, str]
+) -> None:
+    started = time.monotonic()
+    job = submit(
+        client, user_headers, "echo", {"message": "x"}, callback_url="http://127.0.0.1:1/dead"
+    )
+    assert wait_for_end(client, user_headers, job["id"])["state"] == "succeeded"
+    assert time.monotonic() - started < 5
