@@ -17,7 +17,7 @@ from app.core.config import settings
 from app.tools.base import ToolError, ToolTimeout
 from app.tools.builtin.compress import Compress
 from app.tools.command_line import CommandLineTool, CompletedProgram
-from app.tools.context import JobContext
+from app.tools.context import JobCancelled, JobContext
 from app.tools.mockups.compress import CompressMockup
 from app.tools.registry import ToolRegistryError, get_tool, tools_by_name
 from app.tools.testing import LocalRuntime, ToolRunner
@@ -276,3 +276,22 @@ def test_worker_environment_is_unchanged_by_a_tool(runner: ToolRunner) -> None:
     before = dict(os.environ)
     runner.run(PrintArgument, {"text": "x"})
     assert dict(os.environ) == before
+
+
+def test_cancelling_stops_a_program_and_its_children_at_once(
+    tmp_path: Path, runner: ToolRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pid_file = tmp_path / "child.pid"
+    runtime_cancel_after(monkeypatch, seconds=0.5)
+    started = time.monotonic()
+    with pytest.raises(JobCancelled):
+        runner.run(ShellScript, {"text": f"sleep 60 & echo $! > {pid_file}; wait"})
+    assert time.monotonic() - started < 2
+    status = Path(f"/proc/{int(pid_file.read_text())}/status")
+    assert not status.exists() or "zombie" in status.read_text()
+
+
+def runtime_cancel_after(monkeypatch: pytest.MonkeyPatch, *, seconds: float) -> None:
+    """Every LocalRuntime reports its job cancelled once `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    monkeypatch.setattr(LocalRuntime, "is_cancelled", lambda self: time.monotonic() > deadline)

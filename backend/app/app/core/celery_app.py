@@ -33,7 +33,6 @@ celery_app.conf.update(
     task_create_missing_queues=False,
     broker_transport_options={
         # Redis has no native priorities: kombu keeps one list per step and reads step 0 first.
-        "queue_order_strategy": "priority",
         "priority_steps": list(range(MAX_PRIORITY + 1)),
         "sep": ":",
     },

@@ -59,3 +59,19 @@ class Flaky(Tool[FlakyInputs, FlakyOutputs]):
         if count <= inputs.failures:
             raise ConnectionError(f"try {count} failed")
         return FlakyOutputs(tries=count)
+
+
+class EchoInputs(BaseModel):
+    message: str
+
+
+class HeavyEcho(Tool[EchoInputs, EchoInputs]):
+    """Echo on a queue of its own, as a heavy tool would be."""
+
+    name = "heavy-echo"
+    version = "1.0.0"
+    title = "Heavy echo"
+    queue = "heavy"
+
+    def run(self, inputs: EchoInputs, ctx: JobContext) -> EchoInputs:
+        return inputs

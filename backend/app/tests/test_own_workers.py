@@ -1,7 +1,5 @@
-"""A worker that dies mid-job (SIGKILL): its jobs run again or fail as worker_lost.
-
-Its own module, so that no other worker is there to take the jobs.
-"""
+"""Tests that start and stop their own workers: a worker that dies mid-job (SIGKILL),
+priorities, and a tool's own queue. No other worker runs during this module."""
 
 import os
 import signal
@@ -51,3 +49,33 @@ def test_worker_killed_mid_job_the_job_is_run_again_or_failed_as_lost(
         assert (finished["state"], finished["attempt"]) == ("succeeded", 2)
     finally:
         stop(replacement)
+
+
+def test_higher_priority_jobs_start_first(client: TestClient, user_headers: dict[str, str]) -> None:
+    low = [submit(client, user_headers, "echo", {"message": str(n)}, priority=0) for n in range(3)]
+    urgent = submit(client, user_headers, "echo", {"message": "urgent"}, priority=9)
+    worker = start_worker("--concurrency", "1")
+    try:
+        ended = [wait_for_end(client, user_headers, job["id"]) for job in [*low, urgent]]
+    finally:
+        stop(worker)
+    first = min(ended, key=lambda job: job["started_at"])
+    assert first["id"] == urgent["id"]
+
+
+def test_a_tool_on_its_own_queue_runs_only_on_workers_of_that_queue(
+    client: TestClient, user_headers: dict[str, str]
+) -> None:
+    job = submit(client, user_headers, "heavy-echo", {"message": "big"})
+    default_worker = start_worker()
+    try:
+        light = submit(client, user_headers, "echo", {"message": "light"})
+        assert wait_for_end(client, user_headers, light["id"])["state"] == "succeeded"
+        assert job_row(uuid.UUID(job["id"])).state is JobState.queued
+    finally:
+        stop(default_worker)
+    heavy_worker = start_worker("--queues", "heavy")
+    try:
+        assert wait_for_end(client, user_headers, job["id"])["outputs"] == {"message": "big"}
+    finally:
+        stop(heavy_worker)
