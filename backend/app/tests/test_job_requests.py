@@ -4,7 +4,6 @@ ETags, waiting, filters, retention tombstones, re-sending, and a broker that is 
 import time
 import uuid
 from datetime import timedelta
-from typing import Any
 
 import pytest
 import redis
@@ -17,12 +16,7 @@ from app.models.job import Job, JobState
 from app.services import housekeeping
 from app.worker import redis_db
 from tests.conftest import job_row
-
-
-def submit(client: TestClient, headers: dict[str, str], **body: Any) -> Any:
-    body.setdefault("tool", "echo")
-    body.setdefault("inputs", {"message": "hi"})
-    return client.post("/api/v1/jobs", headers=headers, json=body)
+from tests.test_jobs_api import submit
 
 
 def test_cancel_a_queued_job_at_once_then_409(

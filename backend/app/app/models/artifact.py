@@ -1,13 +1,14 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base_class import Base, utcnow
+from app.models.stored_content import StoredContent
 
 
-class Artifact(Base):
+class Artifact(StoredContent, Base):
     """An output file of a job; its bytes are in storage under jobs/<job id>/artifacts/<name>."""
 
     __tablename__ = "artifact"
@@ -15,8 +16,4 @@ class Artifact(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("job.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(255))
-    content_type: Mapped[str] = mapped_column(String(255))
-    size: Mapped[int]
-    sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

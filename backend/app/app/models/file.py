@@ -1,13 +1,14 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base_class import Base, utcnow
+from app.models.stored_content import StoredContent
 
 
-class File(Base):
+class File(StoredContent, Base):
     """An upload that tool inputs refer to by id; its bytes are in storage under files/<id>."""
 
     __tablename__ = "file"
@@ -15,8 +16,4 @@ class File(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(255))
-    content_type: Mapped[str] = mapped_column(String(255))
-    size: Mapped[int]
-    sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
