@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     # ... and a running job whose heartbeat is older than this is failed as worker_lost.
     WORKER_LOST_AFTER_SECONDS: float = Field(default=60.0, gt=0)
     REAPER_INTERVAL_SECONDS: float = Field(default=30.0, gt=0)
+    # How often beat looks for due schedules.
+    SCHEDULER_TICK_SECONDS: float = Field(default=1.0, gt=0)
     # A cancelled tool that has not stopped by itself this long after is terminated.
     CANCEL_GRACE_SECONDS: float = Field(default=2.0, ge=0)
     # A job retried after a transient error waits base * 2^(attempt-1) seconds, with jitter.

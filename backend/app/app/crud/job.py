@@ -65,6 +65,7 @@ def list_jobs(
     tool: str | None = None,
     state: JobState | None = None,
     label: tuple[str, str] | None = None,
+    schedule_id: uuid.UUID | None = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     before: tuple[datetime, uuid.UUID] | None = None,
@@ -81,6 +82,8 @@ def list_jobs(
     if label is not None:
         key, value = label
         statement = statement.where(Job.labels[key].as_string() == value)
+    if schedule_id is not None:
+        statement = statement.where(Job.schedule_id == schedule_id)
     if created_after is not None:
         statement = statement.where(Job.created_at > created_after)
     if created_before is not None:

@@ -1,6 +1,6 @@
 """The metadata with every model imported, for Alembic and for creating tables."""
 
 from app.db.base_class import Base
-from app.models import artifact, file, job, user
+from app.models import artifact, file, job, schedule, user
 
-__all__ = ["Base", "artifact", "file", "job", "user"]
+__all__ = ["Base", "artifact", "file", "job", "schedule", "user"]

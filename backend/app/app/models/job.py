@@ -60,7 +60,9 @@ class Job(Base):
     attempt: Mapped[int] = mapped_column(default=0)
     max_attempts: Mapped[int] = mapped_column(default=1)
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
-    schedule_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    schedule_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("schedule.id", ondelete="SET NULL"), index=True
+    )
     labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     cancel_requested: Mapped[bool] = mapped_column(default=False)
     # Told with a signed POST when the job ends (app.worker.tasks.deliver_webhook).

@@ -89,3 +89,4 @@ class JobFilters(BaseModel):
     )
     created_after: datetime | None = None
     created_before: datetime | None = None
+    schedule_id: uuid.UUID | None = None

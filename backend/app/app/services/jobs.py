@@ -37,26 +37,15 @@ def submit_job(
     *,
     options: JobOptions,
     idempotency_key: str | None = None,
+    schedule_id: uuid.UUID | None = None,
 ) -> tuple[JobRead, bool]:
     """Validate, record, then send: the row is committed before a worker can see the task.
 
     Returns the job and whether it is new: a repeated Idempotency-Key with the same
     request gives back the job it created the first time.
     """
-    tool = _tool_or_invalid(tool_name)
-    valid_inputs = _valid_inputs(tool, inputs)
-    _check_file_refs(session, owner, valid_inputs)
-    job = Job(
-        owner_id=owner.id,
-        tool=tool.name,
-        tool_version=tool.version,
-        inputs=valid_inputs.model_dump(mode="json"),
-        priority=options.priority,
-        labels=options.labels,
-        callback_url=None if options.callback_url is None else str(options.callback_url),
-        max_attempts=tool.max_attempts,
-        idempotency_key=idempotency_key,
-    )
+    job = new_job(session, owner.id, tool_name, inputs, options=options, schedule_id=schedule_id)
+    job.idempotency_key = idempotency_key
     if idempotency_key is not None:
         earlier = job_crud.get_job_by_idempotency_key(session, owner.id, idempotency_key)
         if earlier is not None:
@@ -83,6 +72,32 @@ def submit_job(
         forget_job(job.id)
         raise Unavailable("the job queue is down; nothing was submitted, try again") from None
     return snapshot, True
+
+
+def new_job(
+    session: Session,
+    owner_id: uuid.UUID,
+    tool_name: str,
+    inputs: Any,
+    *,
+    options: JobOptions,
+    schedule_id: uuid.UUID | None = None,
+) -> Job:
+    """A valid job, not yet added to the session: 422 naming the field otherwise."""
+    tool = tool_or_invalid(tool_name)
+    valid_inputs = valid_inputs_or_invalid(tool, inputs)
+    _check_file_refs(session, owner_id, valid_inputs)
+    return Job(
+        owner_id=owner_id,
+        tool=tool.name,
+        tool_version=tool.version,
+        inputs=valid_inputs.model_dump(mode="json"),
+        priority=options.priority,
+        labels=options.labels,
+        callback_url=None if options.callback_url is None else str(options.callback_url),
+        max_attempts=tool.max_attempts,
+        schedule_id=schedule_id,
+    )
 
 
 def send_job(job: JobRead, *, countdown: float | None = None) -> None:
@@ -126,6 +141,7 @@ def list_jobs(
         session,
         owner_id=None if principal.is_superuser else principal.id,
         tool=filters.tool,
+        schedule_id=filters.schedule_id,
         state=filters.state,
         label=label,
         created_after=filters.created_after,
@@ -195,7 +211,7 @@ def _may_see(principal: Principal, owner_id: uuid.UUID) -> bool:
     return principal.is_superuser or principal.id == owner_id
 
 
-def _tool_or_invalid(name: str) -> AnyTool:
+def tool_or_invalid(name: str) -> AnyTool:
     try:
         return get_tool(name)
     except UnknownToolError:
@@ -204,7 +220,7 @@ def _tool_or_invalid(name: str) -> AnyTool:
         ) from None
 
 
-def _valid_inputs(tool: AnyTool, inputs: Any) -> BaseModel:
+def valid_inputs_or_invalid(tool: AnyTool, inputs: Any) -> BaseModel:
     try:
         return tool.inputs_model.model_validate(inputs)
     except ValidationError as error:
@@ -216,7 +232,7 @@ def _valid_inputs(tool: AnyTool, inputs: Any) -> BaseModel:
         ) from None
 
 
-def _check_file_refs(session: Session, owner: Principal, inputs: BaseModel) -> None:
+def _check_file_refs(session: Session, owner_id: uuid.UUID, inputs: BaseModel) -> None:
     """Every file the inputs refer to exists and belongs to the submitter."""
     refs = list(file_refs(inputs))
     if not refs:
@@ -224,7 +240,7 @@ def _check_file_refs(session: Session, owner: Principal, inputs: BaseModel) -> N
     owned = {
         file.id
         for file in file_crud.get_files(session, {file_id for _, file_id in refs})
-        if file.owner_id == owner.id
+        if file.owner_id == owner_id
     }
     missing = [
         {

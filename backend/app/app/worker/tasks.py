@@ -7,7 +7,7 @@ import httpx
 from celery.signals import task_revoked
 
 from app.core.celery_app import DELIVER_WEBHOOK_TASK, RUN_JOB_TASK, celery_app
-from app.services import execution, housekeeping, webhooks
+from app.services import execution, housekeeping, schedules, webhooks
 
 
 @celery_app.task(name=RUN_JOB_TASK)
@@ -50,3 +50,8 @@ def resend_unsent_jobs() -> int:
 @celery_app.task(name="app.worker.tasks.purge_expired_jobs")
 def purge_expired_jobs() -> int:
     return housekeeping.purge_expired_jobs()
+
+
+@celery_app.task(name="app.worker.tasks.dispatch_schedules")
+def dispatch_schedules() -> int:
+    return schedules.dispatch_due_schedules()

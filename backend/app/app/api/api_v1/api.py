@@ -1,7 +1,7 @@
 from fastapi import APIRouter
 
-from app.api.api_v1.endpoints import files, health, jobs, login, tools, users
+from app.api.api_v1.endpoints import files, health, jobs, login, schedules, tools, users
 
 api_router = APIRouter()
-for endpoints in (login, users, tools, jobs, files, health):
+for endpoints in (login, users, tools, jobs, files, schedules, health):
     api_router.include_router(endpoints.router)

@@ -1,0 +1,97 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.api.api_v1.endpoints.jobs import accepted
+from app.api.deps import CurrentPrincipal, SessionDep
+from app.api.responses import Responses, not_found
+from app.schemas.job import JobRead
+from app.schemas.schedule import ScheduleCreate, ScheduleRead, ScheduleUpdate
+from app.services import schedules as schedule_service
+
+router = APIRouter(prefix="/schedules", tags=["schedules"])
+
+NOT_FOUND = not_found("No such schedule, or not yours.")
+INVALID: Responses = {422: {"description": "Unknown tool, bad inputs, cron, time zone or window."}}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a schedule",
+    description="Run `tool` with `inputs` on a 5-field `cron` (in `timezone`) or every "
+    "`interval_seconds`, between `start_at` and `end_at`. After downtime a schedule runs "
+    "once for the slots it missed.",
+    responses=INVALID,
+)
+def create_schedule(
+    session: SessionDep, principal: CurrentPrincipal, body: ScheduleCreate
+) -> ScheduleRead:
+    return ScheduleRead.model_validate(schedule_service.create_schedule(session, principal, body))
+
+
+@router.get("", summary="List schedules", description="Yours (all for a superuser), oldest first.")
+def list_schedules(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[ScheduleRead]:
+    found = schedule_service.list_schedules(session, principal, offset=offset, limit=limit)
+    return [ScheduleRead.model_validate(schedule) for schedule in found]
+
+
+@router.get(
+    "/{schedule_id}",
+    summary="Get a schedule",
+    description="With its next and last run and how many runs it started.",
+    responses=NOT_FOUND,
+)
+def read_schedule(
+    session: SessionDep, principal: CurrentPrincipal, schedule_id: uuid.UUID
+) -> ScheduleRead:
+    return ScheduleRead.model_validate(
+        schedule_service.get_schedule(session, principal, schedule_id)
+    )
+
+
+@router.patch(
+    "/{schedule_id}",
+    summary="Change a schedule",
+    description="Only the fields given change; the next run is computed again.",
+    responses={**NOT_FOUND, **INVALID},
+)
+def update_schedule(
+    session: SessionDep, principal: CurrentPrincipal, schedule_id: uuid.UUID, body: ScheduleUpdate
+) -> ScheduleRead:
+    return ScheduleRead.model_validate(
+        schedule_service.update_schedule(session, principal, schedule_id, body)
+    )
+
+
+@router.delete(
+    "/{schedule_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a schedule",
+    description="Its jobs stay, with `schedule_id` cleared.",
+    responses=NOT_FOUND,
+)
+def delete_schedule(
+    session: SessionDep, principal: CurrentPrincipal, schedule_id: uuid.UUID
+) -> None:
+    schedule_service.delete_schedule(session, principal, schedule_id)
+
+
+@router.post(
+    "/{schedule_id}/trigger",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Run a schedule now",
+    description="One job now, with the schedule's tool and inputs, outside its slots.",
+    responses=NOT_FOUND,
+)
+def trigger_schedule(
+    session: SessionDep, principal: CurrentPrincipal, schedule_id: uuid.UUID, response: Response
+) -> JobRead:
+    job = schedule_service.trigger_schedule(session, principal, schedule_id)
+    return accepted(response, job, created=True)

@@ -1,0 +1,102 @@
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from app.models.schedule import Overlap
+from app.schemas.job import Labels, Priority
+
+
+def _five_field_cron(value: str) -> str:
+    if len(value.split()) != 5 or not croniter.is_valid(value):
+        raise ValueError("not a 5-field cron expression, such as '0 2 * * *'")
+    return value
+
+
+def _iana_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("not an IANA time zone, such as 'Europe/Berlin'") from None
+    return value
+
+
+Cron = Annotated[str, Field(max_length=100), AfterValidator(_five_field_cron)]
+TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_iana_timezone)]
+IntervalSeconds = Annotated[int, Field(ge=1, le=366 * 24 * 3600)]
+
+
+class ScheduleTiming(BaseModel):
+    cron: Cron | None = Field(default=None, description="5 fields, read in `timezone`.")
+    timezone: TimeZone = "UTC"
+    interval_seconds: IntervalSeconds | None = None
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+
+
+class ScheduleCreate(ScheduleTiming):
+    name: str = Field(min_length=1, max_length=200)
+    tool: str = Field(min_length=1, max_length=100)
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    priority: Priority = 5
+    labels: Labels = Field(default_factory=dict)
+    enabled: bool = True
+    overlap: Overlap = Field(
+        default=Overlap.skip,
+        description="`skip` a slot while this schedule's last job is queued or running.",
+    )
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> Self:
+        if (self.cron is None) == (self.interval_seconds is None):
+            raise ValueError("give exactly one of `cron` and `interval_seconds`")
+        return self
+
+
+class ScheduleUpdate(BaseModel):
+    """Only the fields given change; `cron` and `interval_seconds` replace each other."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    inputs: dict[str, Any] | None = None
+    priority: Priority | None = None
+    labels: Labels | None = None
+    cron: Cron | None = None
+    timezone: TimeZone | None = None
+    interval_seconds: IntervalSeconds | None = None
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    enabled: bool | None = None
+    overlap: Overlap | None = None
+
+    @model_validator(mode="after")
+    def _at_most_one_timing(self) -> Self:
+        if self.cron is not None and self.interval_seconds is not None:
+            raise ValueError("give at most one of `cron` and `interval_seconds`")
+        return self
+
+
+class ScheduleRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    name: str
+    tool: str
+    inputs: dict[str, Any]
+    priority: int
+    labels: dict[str, str]
+    cron: str | None
+    timezone: str
+    interval_seconds: int | None
+    start_at: datetime | None
+    end_at: datetime | None
+    enabled: bool
+    overlap: Overlap
+    next_run_at: datetime | None
+    last_run_at: datetime | None
+    run_count: int
+    created_at: datetime
+    updated_at: datetime
