@@ -1,0 +1,212 @@
+"""Schedules: the REST API, slot computation, and the dispatcher (racing, overlap, catch-up)."""
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.db.base_class import utcnow
+from app.db.session import SessionLocal
+from app.models.job import Job
+from app.models.schedule import Schedule
+from app.services import schedules
+from app.services.schedule_times import next_run_after
+
+ECHO_EVERY_MINUTE = {
+    "name": "ping",
+    "tool": "echo",
+    "inputs": {"message": "hi"},
+    "cron": "* * * * *",
+}
+
+
+def create(client: TestClient, headers: dict[str, str], **body: Any) -> Any:
+    return client.post("/api/v1/schedules", headers=headers, json={**ECHO_EVERY_MINUTE, **body})
+
+
+def make_due(schedule_id: str, *, missed: timedelta = timedelta(seconds=1)) -> None:
+    with SessionLocal() as session:
+        schedule = session.get(Schedule, uuid.UUID(schedule_id))
+        assert schedule is not None
+        schedule.next_run_at = utcnow() - missed
+        session.commit()
+
+
+def jobs_of(schedule_id: str) -> list[Job]:
+    with SessionLocal() as session:
+        return list(session.query(Job).filter(Job.schedule_id == uuid.UUID(schedule_id)))
+
+
+def test_create_read_update_delete(client: TestClient, user_headers: dict[str, str]) -> None:
+    created = create(client, user_headers, timezone="Europe/Berlin")
+    assert created.status_code == 201
+    schedule = created.json()
+    assert schedule["next_run_at"] is not None
+    assert (schedule["overlap"], schedule["enabled"], schedule["run_count"]) == ("skip", True, 0)
+    url = f"/api/v1/schedules/{schedule['id']}"
+    assert client.get(url, headers=user_headers).json() == schedule
+    assert [s["id"] for s in client.get("/api/v1/schedules", headers=user_headers).json()] == [
+        schedule["id"]
+    ]
+    changed = client.patch(
+        url, headers=user_headers, json={"interval_seconds": 60, "enabled": False}
+    )
+    assert changed.status_code == 200
+    assert (changed.json()["cron"], changed.json()["interval_seconds"]) == (None, 60)
+    assert client.delete(url, headers=user_headers).status_code == 204
+    assert client.get(url, headers=user_headers).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "location"),
+    [
+        ({"tool": "nope"}, ["body", "tool"]),
+        ({"inputs": {}}, ["body", "inputs", "message"]),
+        ({"cron": "every day"}, ["body", "cron"]),
+        ({"cron": "0 0 * * * *"}, ["body", "cron"]),
+        ({"timezone": "Mars/Olympus"}, ["body", "timezone"]),
+        ({"interval_seconds": 0, "cron": None}, ["body", "interval_seconds"]),
+        ({"interval_seconds": 60}, ["body"]),
+        (
+            {"start_at": "2030-01-02T00:00:00Z", "end_at": "2030-01-01T00:00:00Z"},
+            ["body", "end_at"],
+        ),
+    ],
+)
+def test_bad_schedules_are_422_naming_the_field(
+    client: TestClient, user_headers: dict[str, str], body: dict[str, Any], location: list[str]
+) -> None:
+    response = create(client, user_headers, **body)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == location
+
+
+def test_schedules_are_owner_scoped(
+    client: TestClient, user_headers: dict[str, str], other_user_headers: dict[str, str]
+) -> None:
+    schedule = create(client, other_user_headers).json()
+    url = f"/api/v1/schedules/{schedule['id']}"
+    assert client.get(url, headers=user_headers).status_code == 404
+    assert client.patch(url, headers=user_headers, json={"enabled": False}).status_code == 404
+    assert client.post(f"{url}/trigger", headers=user_headers).status_code == 404
+    assert client.delete(url, headers=user_headers).status_code == 404
+    assert client.get("/api/v1/schedules", headers=user_headers).json() == []
+
+
+def test_trigger_runs_once_now_and_jobs_list_by_schedule(
+    client: TestClient, user_headers: dict[str, str]
+) -> None:
+    schedule = create(client, user_headers).json()
+    job = client.post(f"/api/v1/schedules/{schedule['id']}/trigger", headers=user_headers)
+    assert job.status_code == 202
+    assert job.json()["schedule_id"] == schedule["id"]
+    listed = client.get(
+        "/api/v1/jobs", headers=user_headers, params={"schedule_id": schedule["id"]}
+    ).json()["items"]
+    assert [item["id"] for item in listed] == [job.json()["id"]]
+
+
+def test_due_schedule_runs_once_and_advances(
+    client: TestClient, user_headers: dict[str, str]
+) -> None:
+    schedule = create(client, user_headers, overlap="allow").json()
+    make_due(schedule["id"])
+    assert schedules.dispatch_due_schedules() == 1
+    assert schedules.dispatch_due_schedules() == 0
+    after = client.get(f"/api/v1/schedules/{schedule['id']}", headers=user_headers).json()
+    assert after["run_count"] == 1
+    assert after["next_run_at"] > after["last_run_at"]
+    assert len(jobs_of(schedule["id"])) == 1
+
+
+def test_after_an_outage_missed_slots_run_once(
+    client: TestClient, user_headers: dict[str, str]
+) -> None:
+    schedule = create(client, user_headers, overlap="allow").json()
+    make_due(schedule["id"], missed=timedelta(hours=1))  # sixty slots of a minute missed
+    assert schedules.dispatch_due_schedules() == 1
+    assert schedules.dispatch_due_schedules() == 0
+    assert len(jobs_of(schedule["id"])) == 1
+
+
+def test_overlap_skip_waits_for_the_previous_job(
+    client: TestClient, user_headers: dict[str, str]
+) -> None:
+    skipping = create(client, user_headers).json()
+    allowing = create(client, user_headers, name="allow", overlap="allow").json()
+    for schedule in (skipping, allowing):
+        make_due(schedule["id"])
+    assert schedules.dispatch_due_schedules() == 2
+    for schedule in (skipping, allowing):
+        make_due(schedule["id"])
+    # No worker runs here: the first jobs are still queued.
+    assert schedules.dispatch_due_schedules() == 1
+    assert (len(jobs_of(skipping["id"])), len(jobs_of(allowing["id"]))) == (1, 2)
+
+
+def test_two_dispatchers_racing_start_each_run_exactly_once(
+    client: TestClient, user_headers: dict[str, str]
+) -> None:
+    ids = [
+        create(client, user_headers, name=f"s{n}", overlap="allow").json()["id"] for n in range(40)
+    ]
+    created: list[int] = []
+
+    def dispatch(barrier: threading.Barrier) -> None:
+        barrier.wait()
+        created.append(schedules.dispatch_due_schedules())
+
+    for _round in range(3):
+        for schedule_id in ids:
+            make_due(schedule_id)
+        barrier = threading.Barrier(4)
+        threads = [threading.Thread(target=dispatch, args=(barrier,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sum(created) == 3 * 40
+    assert sorted(len(jobs_of(schedule_id)) for schedule_id in ids) == [3] * 40
+
+
+def schedule_at(cron: str, zone: str = "Europe/Berlin") -> Schedule:
+    return Schedule(cron=cron, timezone=zone, interval_seconds=None, start_at=None, end_at=None)
+
+
+def runs(schedule: Schedule, start: datetime, count: int) -> list[datetime]:
+    found, moment = [], start
+    for _ in range(count):
+        moment = next_run_after(schedule, moment)
+        assert moment is not None
+        found.append(moment)
+    return found
+
+
+def test_cron_follows_the_zone_across_daylight_saving_changes() -> None:
+    nightly = schedule_at("0 2 * * *")
+    autumn = runs(nightly, datetime(2026, 10, 23, 12, tzinfo=UTC), 3)
+    # 02:00 CEST is 00:00 UTC; after clocks go back 02:00 CET is 01:00 UTC; once a night.
+    assert [run.isoformat() for run in autumn] == [
+        "2026-10-24T00:00:00+00:00",
+        "2026-10-25T00:00:00+00:00",
+        "2026-10-26T01:00:00+00:00",
+    ]
+    spring = runs(nightly, datetime(2026, 3, 27, 12, tzinfo=UTC), 3)
+    # 02:00 does not exist on 29 March: it runs at 03:00 CEST (01:00 UTC).
+    assert [run.isoformat() for run in spring] == [
+        "2026-03-28T01:00:00+00:00",
+        "2026-03-29T01:00:00+00:00",
+        "2026-03-30T00:00:00+00:00",
+    ]
+
+
+def test_interval_slots_respect_start_and_end() -> None:
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    every_ten = Schedule(
+        cron=None, interval_seconds=10, start_at=start, end_at=start + timedelta(seconds=25)
+    )
+    assert runs(every_ten, start - timedelta(days=1), 2) == [start, start + timedelta(seconds=10)]
+    assert next_run_after(every_ten, start + timedelta(seconds=21)) is None
