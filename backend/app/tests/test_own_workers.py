@@ -4,13 +4,16 @@ priorities, and a tool's own queue. No other worker runs during this module."""
 import os
 import signal
 import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from app.models.job import JobState
 from app.services import housekeeping
-from tests.conftest import job_row, start_worker, stop, wait_until
+from tests.conftest import PROJECT_DIR, job_row, start_worker, stop, wait_until
 from tests.test_lifecycle import submit, wait_for_state
 from tests.test_worker import wait_for_end
 
@@ -79,3 +82,43 @@ def test_a_tool_on_its_own_queue_runs_only_on_workers_of_that_queue(
         assert wait_for_end(client, user_headers, job["id"])["outputs"] == {"message": "big"}
     finally:
         stop(heavy_worker)
+
+
+def test_beat_runs_an_interval_schedule_until_it_is_disabled(
+    client: TestClient, user_headers: dict[str, str], tmp_path: Path
+) -> None:
+    schedule = client.post(
+        "/api/v1/schedules",
+        headers=user_headers,
+        json={"name": "tick", "tool": "echo", "inputs": {"message": "t"}, "interval_seconds": 1},
+    ).json()
+    worker = start_worker()
+    beat = subprocess.Popen(
+        [
+            *[sys.executable, "-m", "celery", "-A", "app.core.celery_app", "beat"],
+            *["--loglevel", "WARNING", "--schedule", str(tmp_path / "beat-schedule")],
+        ],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "SCHEDULER_TICK_SECONDS": "0.5"},
+    )
+    url = f"/api/v1/schedules/{schedule['id']}"
+    try:
+
+        def run_count() -> int:
+            return int(client.get(url, headers=user_headers).json()["run_count"])
+
+        first = wait_until(run_count, timeout=30, interval=0.2)  # beat is up
+        time.sleep(5)
+        assert run_count() - first >= 2
+        client.patch(url, headers=user_headers, json={"enabled": False})
+        stopped_at = run_count()
+        time.sleep(2)
+        assert run_count() == stopped_at
+    finally:
+        stop(beat)
+        stop(worker)
+    jobs = client.get(
+        "/api/v1/jobs", headers=user_headers, params={"schedule_id": schedule["id"]}
+    ).json()["items"]
+    assert len(jobs) == stopped_at
+    assert {job["state"] for job in jobs} == {"succeeded"}

@@ -7,6 +7,10 @@ from sqlalchemy.orm import sessionmaker
 
 from app.core.config import settings
 
+# Every model mapped before the first flush, in every process (a worker imports no
+# router): foreign keys between tables resolve only when all tables are known.
+from app.db import base  # noqa: F401
+
 
 def build_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
