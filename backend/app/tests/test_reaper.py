@@ -3,7 +3,8 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from app.models.job import JobState
+from app.db.session import SessionLocal
+from app.models.job import Job, JobState
 from app.services import execution, housekeeping
 from app.worker import redis_db
 from tests.conftest import job_row, running_job, wait_until
@@ -60,3 +61,19 @@ def test_duplicate_delivery_of_a_job_another_worker_runs_is_ignored() -> None:
     execution.execute_job(job_id, stop_stuck_tool=lambda: None)
     job = job_row(job_id)
     assert (job.state, job.attempt) == (JobState.running, 1)
+
+
+def test_outputs_that_fail_the_tools_model_end_invalid_output() -> None:
+    """Run in this process, as a worker would, for a tool that returns the wrong shape."""
+    job_id = running_job(attempt=0, max_attempts=1, started_seconds_ago=0)
+    with SessionLocal() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        job.state, job.tool, job.inputs = JobState.queued, "bad-output", {"message": "x"}
+        session.commit()
+    execution.execute_job(job_id, stop_stuck_tool=lambda: None)
+    ended = job_row(job_id)
+    assert ended.state is JobState.failed
+    assert ended.error is not None
+    assert ended.error["type"] == "invalid_output"
+    assert "message" in ended.error["message"]

@@ -75,3 +75,14 @@ class HeavyEcho(Tool[EchoInputs, EchoInputs]):
 
     def run(self, inputs: EchoInputs, ctx: JobContext) -> EchoInputs:
         return inputs
+
+
+class BadOutput(Tool[EchoInputs, EchoInputs]):
+    """Returns something that is not its Outputs model."""
+
+    name = "bad-output"
+    version = "1.0.0"
+    title = "Bad output"
+
+    def run(self, inputs: EchoInputs, ctx: JobContext) -> EchoInputs:
+        return {"not": "the outputs"}  # type: ignore[return-value]
