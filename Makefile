@@ -5,7 +5,7 @@ POETRY_VERSION := 2.2.1
 POETRY := $(CURDIR)/.tools/bin/poetry
 BIN := $(CURDIR)/$(PROJECT)/.venv/bin
 
-.PHONY: install run test lint services
+.PHONY: install run test lint services bench
 
 $(POETRY):
 	python3 -m venv .tools
@@ -32,3 +32,8 @@ test: install services lint
 		&& DATABASE_URL=sqlite:///$$scratch/check.db $(BIN)/alembic check \
 		&& rm -rf $$scratch
 	cd $(PROJECT) && $(BIN)/pytest
+
+## tooljobs against a naive FastAPI+Celery peer (not part of test); needs wrk.
+bench: install services
+	command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+	cd $(PROJECT) && $(BIN)/python ../../bench/run.py
