@@ -54,7 +54,8 @@ def test_sleep_job_goes_queued_running_succeeded_with_progress(
 
     wait_until(ended, timeout=30)
     assert seen_states in (["queued", "running", "succeeded"], ["running", "succeeded"])
-    assert 0 < max(seen_progress) < 1
+    # Reports between the first and the last step were seen while it ran.
+    assert any(0 < fraction < 1 for fraction in seen_progress)
     assert seen_progress == sorted(seen_progress)
     job = client.get(f"/api/v1/jobs/{job_id}", headers=user_headers).json()
     assert job["outputs"]["slept"] >= 2
