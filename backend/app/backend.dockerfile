@@ -1,22 +1,34 @@
-# The API image, also used by prestart, beat and flower. Build context: the repository root.
+# The API image; prestart, beat and flower run it too. Build context: the repository root,
+# so that prestart.sh (beside backend/) is reachable.
 FROM python:3.11-slim
 
+# No virtualenv inside the image: Poetry installs into the image's own Python, so the
+# `tooljobs`, `alembic`, `uvicorn` and `celery` commands are on PATH for every service.
 ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     POETRY_VIRTUALENVS_CREATE=false
 
-RUN pip install "poetry==2.2.1"
+# The same unprivileged user (uid 1000) as the worker image: API and worker share the
+# storage volume, and each must be able to delete what the other wrote there.
+RUN pip install "poetry==2.2.1" \
+    && useradd --create-home --uid 1000 tooljobs
 
 WORKDIR /app
 
 # Dependencies first: this layer is rebuilt only when the lock file changes.
 COPY backend/app/pyproject.toml backend/app/poetry.lock /app/
-RUN poetry install --only main --no-root --no-interaction
+RUN poetry install --only main --no-root --no-interaction --no-cache
 
 COPY backend/app /app
 COPY prestart.sh /app/prestart.sh
-# Installs the package itself, with its `tooljobs` command.
-RUN poetry install --only main --no-interaction
+# The package itself, with its `tooljobs` command. /app/storage is owned by the user so
+# that a new volume mounted there is too; alembic/versions so that
+# `docker compose exec backend alembic revision --autogenerate` can write its file.
+RUN poetry install --only main --no-interaction --no-cache \
+    && mkdir -p /app/storage \
+    && chown tooljobs /app/storage /app/alembic/versions
 
-# alembic.ini lives here, so `docker compose exec backend alembic ...` works as is.
+USER tooljobs
+
+# WORKDIR /app holds alembic.ini: `docker compose exec backend alembic upgrade head` works as is.
 CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"]

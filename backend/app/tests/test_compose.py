@@ -75,12 +75,27 @@ def test_database_and_redis_are_health_checked(compose: dict[str, Any]) -> None:
     assert any("app-db-data" in volume for volume in services["db"]["volumes"])
 
 
-def test_worker_does_not_run_as_root(compose: dict[str, Any]) -> None:
-    dockerfile = compose["services"]["worker"]["build"]["dockerfile"]
+def image_user(dockerfile: str) -> str:
     lines = (REPO_ROOT / dockerfile).read_text().splitlines()
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
-    assert users
-    assert users[-1] not in {"root", "0"}
+    return users[-1] if users else "root"
+
+
+def test_worker_does_not_run_as_root(compose: dict[str, Any]) -> None:
+    worker = compose["services"]["worker"]
+    assert worker.get("user", image_user(worker["build"]["dockerfile"])) not in {"root", "0"}
+
+
+def test_api_and_worker_share_storage_as_one_user(compose: dict[str, Any]) -> None:
+    # The API writes uploads, the worker artifacts and logs, and each deletes the other's.
+    services = compose["services"]
+    dockerfiles = {services[name]["build"]["dockerfile"] for name in ("backend", "worker")}
+    assert {image_user(dockerfile) for dockerfile in dockerfiles} == {"tooljobs"}
+    for dockerfile in dockerfiles:
+        assert "--uid 1000 tooljobs" in (REPO_ROOT / dockerfile).read_text()
+    for name in ("backend", "worker"):
+        assert "app-storage:/app/storage" in services[name]["volumes"], name
+        assert services[name]["environment"]["STORAGE_DIR"] == "/app/storage", name
 
 
 def test_flower_only_with_the_monitoring_profile(compose: dict[str, Any]) -> None:
