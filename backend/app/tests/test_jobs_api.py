@@ -204,3 +204,12 @@ def test_an_older_snapshot_never_replaces_a_newer_one(
     stored = redis_db.load_job(job.id)
     assert stored is not None
     assert stored.state is JobState.running
+
+
+@pytest.mark.parametrize("path", ["/api/v1/users", "/api/v1/schedules"])
+def test_offsets_past_any_database_integer_are_422(
+    client: TestClient, superuser_headers: dict[str, str], path: str
+) -> None:
+    response = client.get(path, headers=superuser_headers, params={"offset": 10**20})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "offset"]

@@ -210,3 +210,30 @@ def test_interval_slots_respect_start_and_end() -> None:
     )
     assert runs(every_ten, start - timedelta(days=1), 2) == [start, start + timedelta(seconds=10)]
     assert next_run_after(every_ten, start + timedelta(seconds=21)) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"start_at": "2030-01-01T00:00:00"}, "timezone"),
+        ({"end_at": "2030-01-01T00:00:00"}, "timezone"),
+    ],
+)
+def test_times_without_a_zone_are_422(
+    client: TestClient, user_headers: dict[str, str], body: dict[str, str], message: str
+) -> None:
+    response = create(client, user_headers, **body)
+    assert response.status_code == 422
+    assert message in response.json()["detail"][0]["msg"]
+
+
+@pytest.mark.parametrize("field", ["timezone", "name", "enabled", "overlap", "inputs", "labels"])
+def test_patching_a_required_field_to_null_is_422(
+    client: TestClient, user_headers: dict[str, str], field: str
+) -> None:
+    schedule = create(client, user_headers).json()
+    url = f"/api/v1/schedules/{schedule['id']}"
+    response = client.patch(url, headers=user_headers, json={field: None})
+    assert response.status_code == 422
+    assert f"{field} cannot be null" in response.json()["detail"][0]["msg"]
+    assert client.get(url, headers=user_headers).json() == schedule

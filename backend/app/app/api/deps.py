@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends, HTTPException, Query, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
@@ -60,3 +60,6 @@ def get_current_superuser(principal: CurrentPrincipal) -> Principal:
 
 
 CurrentSuperuser = Annotated[Principal, Depends(get_current_superuser)]
+
+# Bounded, so that no offset overflows a database integer.
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]

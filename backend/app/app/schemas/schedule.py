@@ -4,7 +4,7 @@ from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from app.models.schedule import Overlap
 from app.schemas.job import Labels, Priority
@@ -33,8 +33,8 @@ class ScheduleTiming(BaseModel):
     cron: Cron | None = Field(default=None, description="5 fields, read in `timezone`.")
     timezone: TimeZone = "UTC"
     interval_seconds: IntervalSeconds | None = None
-    start_at: datetime | None = None
-    end_at: datetime | None = None
+    start_at: AwareDatetime | None = None
+    end_at: AwareDatetime | None = None
 
 
 class ScheduleCreate(ScheduleTiming):
@@ -56,6 +56,10 @@ class ScheduleCreate(ScheduleTiming):
         return self
 
 
+# What PATCH may set to null: the window's ends, and one timing when the other is given.
+NULLABLE_ON_UPDATE = frozenset({"start_at", "end_at", "cron", "interval_seconds"})
+
+
 class ScheduleUpdate(BaseModel):
     """Only the fields given change; `cron` and `interval_seconds` replace each other."""
 
@@ -66,8 +70,8 @@ class ScheduleUpdate(BaseModel):
     cron: Cron | None = None
     timezone: TimeZone | None = None
     interval_seconds: IntervalSeconds | None = None
-    start_at: datetime | None = None
-    end_at: datetime | None = None
+    start_at: AwareDatetime | None = None
+    end_at: AwareDatetime | None = None
     enabled: bool | None = None
     overlap: Overlap | None = None
 
@@ -75,6 +79,13 @@ class ScheduleUpdate(BaseModel):
     def _at_most_one_timing(self) -> Self:
         if self.cron is not None and self.interval_seconds is not None:
             raise ValueError("give at most one of `cron` and `interval_seconds`")
+        nulls = [
+            name
+            for name in sorted(self.model_fields_set - NULLABLE_ON_UPDATE)
+            if getattr(self, name) is None
+        ]
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null")
         return self
 
 

@@ -8,7 +8,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import CurrentPrincipal, SessionDep
+from app.api.deps import CurrentPrincipal, Offset, SessionDep
 from app.api.downloads import download
 from app.api.responses import Responses, not_found
 from app.core.config import settings
@@ -156,7 +156,7 @@ def read_log(
     session: SessionDep,
     principal: CurrentPrincipal,
     job_id: uuid.UUID,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> PlainTextResponse:
     lines, next_offset = log_service.read_log(session, principal, job_id, offset)
     text = "".join(f"{line}\n" for line in lines)

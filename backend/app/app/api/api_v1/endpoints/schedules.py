@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.api.api_v1.endpoints.jobs import accepted
-from app.api.deps import CurrentPrincipal, SessionDep
+from app.api.deps import CurrentPrincipal, Offset, SessionDep
 from app.api.responses import Responses, not_found
 from app.schemas.job import JobRead
 from app.schemas.schedule import ScheduleCreate, ScheduleRead, ScheduleUpdate
@@ -35,7 +35,7 @@ def create_schedule(
 def list_schedules(
     session: SessionDep,
     principal: CurrentPrincipal,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[ScheduleRead]:
     found = schedule_service.list_schedules(session, principal, offset=offset, limit=limit)

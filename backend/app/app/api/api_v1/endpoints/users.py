@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from app.api.deps import CurrentPrincipal, CurrentSuperuser, SessionDep
+from app.api.deps import CurrentPrincipal, CurrentSuperuser, Offset, SessionDep
 from app.schemas.user import UserCreate, UserRead
 from app.services import users as user_service
 from app.services.errors import NotFound
@@ -33,7 +33,7 @@ def create_user(session: SessionDep, _: CurrentSuperuser, new_user: UserCreate) 
 def list_users(
     session: SessionDep,
     _: CurrentSuperuser,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[UserRead]:
     users = user_service.list_users(session, offset=offset, limit=limit)
