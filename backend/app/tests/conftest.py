@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 import redis
@@ -150,6 +150,35 @@ def job_row(job_id: uuid.UUID) -> Job:
         job = job_crud.get_job(session, job_id)
         assert job is not None
         return job
+
+
+def submit_tool_job(
+    client: TestClient, headers: dict[str, str], tool: str, inputs: dict[str, Any], **options: Any
+) -> dict[str, Any]:
+    response = client.post(
+        f"/api/v1/tools/{tool}/jobs", headers=headers, json={"inputs": inputs, **options}
+    )
+    assert response.status_code == 202, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def wait_for_state(
+    client: TestClient, headers: dict[str, str], job_id: str, state: str
+) -> dict[str, Any]:
+    def reached() -> dict[str, Any] | None:
+        job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}", headers=headers).json()
+        return job if job["state"] == state else None
+
+    return wait_until(reached, timeout=30)
+
+
+def wait_for_end(client: TestClient, headers: dict[str, str], job_id: str) -> dict[str, Any]:
+    def ended() -> dict[str, Any] | None:
+        job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}", headers=headers).json()
+        return job if job["state"] in {"succeeded", "failed", "cancelled"} else None
+
+    return wait_until(ended, timeout=30)
 
 
 def auth(token: str) -> dict[str, str]:

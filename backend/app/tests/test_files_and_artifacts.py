@@ -13,7 +13,7 @@ from app.crud import job as job_crud
 from app.db.session import SessionLocal
 from app.models.job import Job
 from app.services.execution import execute_job
-from tests.test_worker import wait_for_end
+from tests.conftest import wait_for_end
 
 CONTENT = b"the quick brown fox\njumps over the lazy dog\n" * 2000
 

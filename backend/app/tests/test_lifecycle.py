@@ -14,29 +14,8 @@ from typing import Any, ClassVar
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import wait_until
-from tests.test_worker import wait_for_end
-
-
-def submit(
-    client: TestClient, headers: dict[str, str], tool: str, inputs: dict[str, Any], **options: Any
-) -> dict[str, Any]:
-    response = client.post(
-        f"/api/v1/tools/{tool}/jobs", headers=headers, json={"inputs": inputs, **options}
-    )
-    assert response.status_code == 202, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def wait_for_state(
-    client: TestClient, headers: dict[str, str], job_id: str, state: str
-) -> dict[str, Any]:
-    def reached() -> dict[str, Any] | None:
-        job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}", headers=headers).json()
-        return job if job["state"] == state else None
-
-    return wait_until(reached, timeout=30)
+from tests.conftest import submit_tool_job as submit
+from tests.conftest import wait_for_end, wait_for_state, wait_until
 
 
 @pytest.mark.usefixtures("worker")

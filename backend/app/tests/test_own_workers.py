@@ -13,9 +13,16 @@ from fastapi.testclient import TestClient
 
 from app.models.job import JobState
 from app.services import housekeeping
-from tests.conftest import PROJECT_DIR, job_row, start_worker, stop, wait_until
-from tests.test_lifecycle import submit, wait_for_state
-from tests.test_worker import wait_for_end
+from tests.conftest import (
+    PROJECT_DIR,
+    job_row,
+    start_worker,
+    stop,
+    wait_for_end,
+    wait_for_state,
+    wait_until,
+)
+from tests.conftest import submit_tool_job as submit
 
 
 def kill_worker(worker: subprocess.Popen[bytes]) -> None:

@@ -1,34 +1,21 @@
 """Jobs run end to end: API -> PostgreSQL -> broker -> a real Celery worker -> Redis -> API."""
 
 import subprocess
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import wait_until
+from tests.conftest import submit_tool_job, wait_for_end, wait_until
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-
-def submit(client: TestClient, headers: dict[str, str], tool: str, inputs: dict[str, Any]) -> str:
-    response = client.post(f"/api/v1/tools/{tool}/jobs", headers=headers, json={"inputs": inputs})
-    assert response.status_code == 202, response.text
-    return str(response.json()["id"])
-
-
-def wait_for_end(client: TestClient, headers: dict[str, str], job_id: str) -> dict[str, Any]:
-    def ended() -> dict[str, Any] | None:
-        job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}", headers=headers).json()
-        return job if job["state"] in {"succeeded", "failed", "cancelled"} else None
-
-    return wait_until(ended, timeout=30)
 
 
 def test_echo_job_succeeds_with_its_outputs(
     client: TestClient, user_headers: dict[str, str]
 ) -> None:
-    job_id = submit(client, user_headers, "echo", {"message": "hello", "payload": {"n": [1, 2]}})
+    job_id = submit_tool_job(
+        client, user_headers, "echo", {"message": "hello", "payload": {"n": [1, 2]}}
+    )["id"]
     job = wait_for_end(client, user_headers, job_id)
     assert job["state"] == "succeeded"
     assert job["outputs"] == {"message": "hello", "payload": {"n": [1, 2]}}
@@ -40,7 +27,7 @@ def test_echo_job_succeeds_with_its_outputs(
 def test_sleep_job_goes_queued_running_succeeded_with_progress(
     client: TestClient, user_headers: dict[str, str]
 ) -> None:
-    job_id = submit(client, user_headers, "sleep", {"seconds": 2, "steps": 4})
+    job_id = submit_tool_job(client, user_headers, "sleep", {"seconds": 2, "steps": 4})["id"]
     seen_states: list[str] = []
     seen_progress: list[float] = []
 
@@ -65,7 +52,7 @@ def test_sleep_job_goes_queued_running_succeeded_with_progress(
 def test_fail_job_ends_failed_with_a_tool_error(
     client: TestClient, user_headers: dict[str, str]
 ) -> None:
-    job_id = submit(client, user_headers, "fail", {"message": "on purpose"})
+    job_id = submit_tool_job(client, user_headers, "fail", {"message": "on purpose"})["id"]
     job = wait_for_end(client, user_headers, job_id)
     assert job["state"] == "failed"
     assert job["error"] == {"type": "tool_error", "message": "on purpose"}
@@ -77,7 +64,7 @@ def test_terminal_state_is_recorded_in_postgres_too(
 ) -> None:
     from app.worker import redis_db
 
-    job_id = submit(client, user_headers, "echo", {"message": "kept"})
+    job_id = submit_tool_job(client, user_headers, "echo", {"message": "kept"})["id"]
     wait_for_end(client, user_headers, job_id)
     redis_db.client().flushdb()
     job = client.get(f"/api/v1/jobs/{job_id}", headers=user_headers).json()
@@ -87,7 +74,9 @@ def test_terminal_state_is_recorded_in_postgres_too(
 def test_many_jobs_all_end(
     client: TestClient, user_headers: dict[str, str], worker: subprocess.Popen[bytes]
 ) -> None:
-    job_ids = [submit(client, user_headers, "echo", {"message": str(n)}) for n in range(40)]
+    job_ids = [
+        submit_tool_job(client, user_headers, "echo", {"message": str(n)})["id"] for n in range(40)
+    ]
     ended = [wait_for_end(client, user_headers, job_id) for job_id in job_ids]
     assert [job["outputs"]["message"] for job in ended] == [str(n) for n in range(40)]
     assert worker.poll() is None
