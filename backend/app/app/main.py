@@ -1,6 +1,9 @@
 """The FastAPI application."""
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import redis
@@ -12,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from app.api.api_v1.api import api_router
 from app.api.upload_limit import UploadSizeLimit
 from app.core.config import settings
+from app.services import process_cache
 from app.services.errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -19,8 +23,17 @@ logger = logging.getLogger(__name__)
 # The placeholder front end, served by the API in development (nginx serves it in compose).
 FRONTEND_DIR = Path(__file__).resolve().parents[3] / "frontend-placeholder"
 
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    following = asyncio.create_task(process_cache.follow_invalidations())
+    yield
+    following.cancel()
+
+
 app = FastAPI(
     title=settings.PROJECT_NAME,
+    lifespan=lifespan,
     description="Run long tools as REST jobs: submit, poll, stream, cancel, download.",
     openapi_url=f"{settings.API_V1_STR}/openapi.json",
 )

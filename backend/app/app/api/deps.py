@@ -1,11 +1,12 @@
 """Dependencies shared by the routers: a database session and who is calling."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.core.config import settings
 from app.core.security import user_id_from_token
@@ -19,10 +20,18 @@ oauth2_scheme = OAuth2PasswordBearer(
 )
 
 
-def get_session() -> Iterator[Session]:
-    # A session connects only when first used, so a request that needs no SQL opens none.
-    with SessionLocal() as session:
+async def get_session() -> AsyncIterator[Session]:
+    # A session connects only when first used, so a request that needs no SQL opens none
+    # and, async, costs no thread; closing one that did connect talks to the database,
+    # so that close runs in a thread.
+    session = SessionLocal()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -36,15 +45,15 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-def get_current_principal(
-    session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+async def get_current_principal(
+    token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> Principal:
     if token is None:
         raise _unauthorized("not authenticated")
     user_id = user_id_from_token(token)
     if user_id is None:
         raise _unauthorized("invalid or expired token")
-    principal = user_service.principal(session, user_id)
+    principal = await user_service.principal(user_id)
     if principal is None or not principal.is_active:
         raise _unauthorized("invalid or expired token")
     return principal

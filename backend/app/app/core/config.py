@@ -43,6 +43,10 @@ class Settings(BaseSettings):
 
     MOCKUP_TESTS: bool = False
 
+    # Each API process keeps who a user is, and the JSON of ended jobs, this long (changes
+    # reach every process at once over Redis; this bounds the copies if that fails).
+    PRINCIPAL_CACHE_SECONDS: float = Field(default=10.0, gt=0)
+    ENDED_JOB_CACHE_SECONDS: float = Field(default=300.0, gt=0)
     # Redis keeps a job's snapshot this long after its last change; PostgreSQL keeps it for good.
     JOB_SNAPSHOT_TTL_SECONDS: int = Field(default=24 * 3600, ge=60)
     # A running job's worker refreshes its heartbeat this often ...

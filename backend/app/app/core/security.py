@@ -1,7 +1,9 @@
 """Password hashing (Argon2 through pwdlib) and access tokens (JWT through PyJWT)."""
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 import jwt
 from pwdlib import PasswordHash
@@ -30,10 +32,21 @@ def create_access_token(user_id: uuid.UUID) -> str:
 
 def user_id_from_token(token: str) -> uuid.UUID | None:
     """The token's user id, or None when it is malformed, tampered with or expired."""
+    verified = _verified_token(token)
+    if verified is None:
+        return None
+    user_id, expires_at = verified
+    return user_id if time.time() < expires_at else None
+
+
+# Checking a signature costs more than the rest of a poll: a client polling with the
+# same token has it checked once. The expiry is still checked on every use.
+@lru_cache(maxsize=4096)
+def _verified_token(token: str) -> tuple[uuid.UUID, float] | None:
     try:
         payload = jwt.decode(
             token, settings.SECRET_KEY, algorithms=[JWT_ALGORITHM], options={"require": ["exp"]}
         )
-        return uuid.UUID(str(payload["sub"]))
-    except (jwt.InvalidTokenError, KeyError, ValueError):
+        return uuid.UUID(str(payload["sub"])), float(payload["exp"])
+    except (jwt.InvalidTokenError, KeyError, ValueError, TypeError):
         return None

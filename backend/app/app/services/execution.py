@@ -250,7 +250,6 @@ def _retry_later(job: JobRead, message: str) -> None:
     if requeued is None:
         return
     snapshot = JobRead.model_validate(requeued)
-    mirror_job(snapshot)
     backoff = settings.RETRY_BACKOFF_SECONDS * 2 ** (job.attempt - 1)
     countdown = min(backoff, settings.RETRY_BACKOFF_MAX_SECONDS) * random.uniform(0.5, 1.0)
     send_job(snapshot, countdown=countdown)

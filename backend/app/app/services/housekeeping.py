@@ -13,7 +13,7 @@ from app.db.session import SessionLocal
 from app.models.job import JobState
 from app.schemas.job import JobRead
 from app.services.execution import WORKER_LOST, end_job
-from app.services.hot_state import forget_job, mirror_job
+from app.services.hot_state import forget_job
 from app.services.jobs import send_job
 from app.services.storage_keys import job_prefix
 from app.worker import redis_db
@@ -84,7 +84,5 @@ def _give_back_or_fail_lost(job_id: uuid.UUID) -> bool:
         session.commit()
     if requeued is None:
         return False
-    snapshot = JobRead.model_validate(requeued)
-    mirror_job(snapshot)
-    send_job(snapshot)
+    send_job(JobRead.model_validate(requeued))
     return True

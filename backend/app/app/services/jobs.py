@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from anyio.to_thread import run_sync
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -16,11 +17,13 @@ from app.core.storage import storage
 from app.crud import file as file_crud
 from app.crud import job as job_crud
 from app.db.base_class import utcnow
+from app.db.session import SessionLocal
 from app.models.job import Job, JobState
 from app.schemas.job import JobFilters, JobOptions, JobPage, JobRead
 from app.schemas.user import Principal
+from app.services import process_cache
 from app.services.errors import Conflict, Gone, InvalidInput, NotFound, Unavailable
-from app.services.hot_state import best_effort, forget_job, load_job, mirror_job
+from app.services.hot_state import best_effort, forget_job, load_job, load_job_json, mirror_job
 from app.services.storage_keys import job_prefix
 from app.tools.files import file_refs
 from app.tools.registry import AnyTool, UnknownToolError, get_tool
@@ -61,7 +64,6 @@ def submit_job(
             raise
         return _replay(earlier, job), False
     snapshot = JobRead.model_validate(job)
-    mirror_job(snapshot)
     try:
         send_job(snapshot)
     except Exception as error:
@@ -69,7 +71,6 @@ def submit_job(
         logger.warning("could not send job %s to the broker: %r", job.id, error)
         job_crud.delete_job(session, job.id)
         session.commit()
-        forget_job(job.id)
         raise Unavailable("the job queue is down; nothing was submitted, try again") from None
     return snapshot, True
 
@@ -113,7 +114,8 @@ def send_job(job: JobRead, *, countdown: float | None = None) -> None:
         # The hard limit is a backstop for a tool that ignores the soft one.
         time_limit=None if tool.time_limit_seconds is None else tool.time_limit_seconds + 30,
     )
-    best_effort("mark sent", lambda: redis_db.mark_sent(job.id), None)
+    # After the send, so that the snapshot can say the broker has the task.
+    mirror_job(job, sent=True)
 
 
 def read_job(session: Session, principal: Principal, job_id: uuid.UUID) -> JobRead:
@@ -128,6 +130,27 @@ def read_job(session: Session, principal: Principal, job_id: uuid.UUID) -> JobRe
     if not _may_see(principal, job.owner_id):
         raise NotFound("job not found")
     return job
+
+
+async def read_job_json(principal: Principal, job_id: uuid.UUID) -> bytes:
+    """The job's JSON for a poll: an ended job from this process's memory, else the
+    bytes Redis holds (unparsed), else PostgreSQL's row."""
+    found = process_cache.ended_job(job_id) or await load_job_json(job_id)
+    if found is None:
+        job = await run_sync(_read_job_in_new_session, principal, job_id)
+        owner_id, state, body = job.owner_id, job.state, job.model_dump_json().encode()
+    else:
+        owner_id, state, body = found
+        if not _may_see(principal, owner_id):
+            raise NotFound("job not found")
+    if state.is_terminal:
+        process_cache.keep_ended_job(job_id, owner_id, state, body)
+    return body
+
+
+def _read_job_in_new_session(principal: Principal, job_id: uuid.UUID) -> JobRead:
+    with SessionLocal() as session:
+        return read_job(session, principal, job_id)
 
 
 def list_jobs(

@@ -16,7 +16,6 @@ from app.schemas.job import JobOptions, JobRead
 from app.schemas.schedule import ScheduleCreate, ScheduleUpdate
 from app.schemas.user import Principal
 from app.services.errors import InvalidInput, NotFound, ServiceError
-from app.services.hot_state import mirror_job
 from app.services.jobs import (
     new_job,
     send_job,
@@ -132,7 +131,6 @@ def dispatch_due_schedules() -> int:
         session.commit()
         snapshots = [JobRead.model_validate(job) for job in created]
     for snapshot in snapshots:
-        mirror_job(snapshot)
         try:
             send_job(snapshot)
         except Exception as error:

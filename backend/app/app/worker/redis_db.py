@@ -6,12 +6,15 @@ state transition) and `progress`/`message` (ticks from the running tool, overlai
 the snapshot while it is running).
 """
 
+import asyncio
 import json
 import time
 import uuid
 from functools import cache
+from weakref import WeakKeyDictionary
 
 import redis
+import redis.asyncio as aioredis
 from redis.commands.core import Script
 
 from app.core.config import settings
@@ -21,6 +24,8 @@ from app.schemas.user import Principal
 
 PREFIX = "tooljobs"
 PRINCIPAL_TTL_SECONDS = 300
+# API processes drop their copies of the principals and ended jobs named here.
+INVALIDATIONS_CHANNEL = f"{PREFIX}:invalidations"
 
 
 def job_key(job_id: uuid.UUID) -> str:
@@ -52,15 +57,33 @@ def client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, health_check_interval=30)
 
 
+# An asyncio connection belongs to the event loop that opened it (a test client runs
+# one loop per app start), so each loop gets its own client.
+_async_clients: WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = WeakKeyDictionary()
+
+
+def async_client() -> aioredis.Redis:
+    loop = asyncio.get_running_loop()
+    found = _async_clients.get(loop)
+    if found is None:
+        found = _async_clients[loop] = aioredis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=5, health_check_interval=30
+        )
+    return found
+
+
 # Writes a snapshot only when it is not older than the stored one: a reader re-filling
 # Redis from PostgreSQL must never overwrite a newer transition mirrored by a worker.
+# `owner` beside the snapshot lets a reader authorise without parsing the snapshot.
 _SAVE_NEWER_SNAPSHOT = """
 local stored = redis.call('HGET', KEYS[1], 'version')
 if stored and tonumber(stored) > tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[1], 'snapshot', ARGV[1], 'version', ARGV[2])
+redis.call('HSET', KEYS[1], 'snapshot', ARGV[1], 'version', ARGV[2], 'owner', ARGV[4],
+  'state', ARGV[7])
 redis.call('HDEL', KEYS[1], 'progress', 'message')
+if ARGV[6] == '1' then redis.call('HSET', KEYS[1], 'sent', 1) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-if ARGV[4] == '1' then redis.call('PUBLISH', KEYS[2], ARGV[1]) end
+if ARGV[5] == '1' then redis.call('PUBLISH', KEYS[2], ARGV[1]) end
 return 1
 """
 
@@ -70,15 +93,23 @@ def _save_newer_snapshot() -> Script:
     return client().register_script(_SAVE_NEWER_SNAPSHOT)
 
 
-def save_job(job: JobRead, *, publish: bool = True) -> bool:
-    """Store the snapshot of a state transition and tell the job's subscribers.
+def save_job(job: JobRead, *, publish: bool = True, sent: bool = False) -> bool:
+    """Store the snapshot of a state transition and tell the job's subscribers; `sent`
+    also marks that the broker has the job's task, so the re-send sweep leaves it alone.
 
     False when Redis already holds a newer snapshot of this job.
     """
-    data = job.model_dump_json()
     written = _save_newer_snapshot()(
         keys=[job_key(job.id), job_channel(job.id)],
-        args=[data, job.updated_at.timestamp(), settings.JOB_SNAPSHOT_TTL_SECONDS, int(publish)],
+        args=[
+            job.model_dump_json(),
+            job.updated_at.timestamp(),
+            settings.JOB_SNAPSHOT_TTL_SECONDS,
+            str(job.owner_id),
+            int(publish),
+            int(sent),
+            job.state.value,
+        ],
     )
     return bool(written)
 
@@ -94,6 +125,24 @@ def load_job(job_id: uuid.UUID) -> JobRead | None:
         job.progress = float(progress)
         job.message = message.decode() if isinstance(message, bytes) else job.message
     return job
+
+
+async def load_job_json(job_id: uuid.UUID) -> tuple[uuid.UUID, JobState, bytes] | None:
+    """The job's owner, state and JSON as clients see it, without parsing the JSON
+    unless a progress tick has to be overlaid."""
+    fields: list[bytes | None] = await async_client().hmget(  # type: ignore[assignment]
+        job_key(job_id), ["snapshot", "owner", "state", "progress", "message"]
+    )
+    snapshot, owner, state, progress, message = fields
+    if snapshot is None or owner is None or state is None:
+        return None
+    if progress is not None:
+        job = json.loads(snapshot)
+        if job["state"] == JobState.running:
+            job["progress"] = float(progress)
+            job["message"] = job["message"] if message is None else message.decode()
+            snapshot = json.dumps(job, separators=(",", ":")).encode()
+    return uuid.UUID(owner.decode()), JobState(state.decode()), snapshot
 
 
 def tick_job(job_id: uuid.UUID, progress: float, message: str | None) -> None:
@@ -131,20 +180,21 @@ def load_principal(user_id: uuid.UUID) -> Principal | None:
     return None if data is None else Principal.model_validate_json(data)
 
 
+async def load_principal_async(user_id: uuid.UUID) -> Principal | None:
+    data = await async_client().get(principal_key(user_id))
+    return None if data is None else Principal.model_validate_json(data)
+
+
 def forget_principal(user_id: uuid.UUID) -> None:
     client().delete(principal_key(user_id))
 
 
+def publish_invalidation(item: str) -> None:
+    client().publish(INVALIDATIONS_CHANNEL, item)
+
+
 def forget_job(job_id: uuid.UUID) -> None:
     client().delete(job_key(job_id), heartbeat_key(job_id), cancel_key(job_id), log_key(job_id))
-
-
-def mark_sent(job_id: uuid.UUID) -> None:
-    """The broker has the job's task: the re-send sweep leaves it alone."""
-    pipe = client().pipeline(transaction=False)
-    pipe.hset(job_key(job_id), "sent", 1)
-    pipe.expire(job_key(job_id), settings.JOB_SNAPSHOT_TTL_SECONDS)
-    pipe.execute()
 
 
 def was_sent(job_ids: list[uuid.UUID]) -> list[bool]:

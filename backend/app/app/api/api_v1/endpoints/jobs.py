@@ -6,7 +6,6 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
-from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import CurrentPrincipal, Offset, SessionDep
 from app.api.downloads import download
@@ -98,7 +97,6 @@ def list_jobs(
     },
 )
 async def read_job(
-    session: SessionDep,
     principal: CurrentPrincipal,
     job_id: uuid.UUID,
     wait: Annotated[
@@ -106,11 +104,12 @@ async def read_job(
     ] = 0,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    job = await run_in_threadpool(job_service.read_job, session, principal, job_id)
-    if wait and job.state not in TERMINAL_STATES:
-        await job_events.wait_until_ended(job, wait)
-        job = await run_in_threadpool(job_service.read_job, session, principal, job_id)
-    body = job.model_dump_json().encode()
+    body = await job_service.read_job_json(principal, job_id)
+    if wait:
+        job = JobRead.model_validate_json(body)
+        if job.state not in TERMINAL_STATES:
+            await job_events.wait_until_ended(job, wait)
+            body = await job_service.read_job_json(principal, job_id)
     etag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
     if if_none_match == etag:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})

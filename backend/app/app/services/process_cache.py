@@ -1,0 +1,115 @@
+"""What one API process remembers between requests, so that a poll needs no round trip.
+
+Two things are kept: principals (for a few seconds: who a user is changes rarely) and
+the JSON of ended jobs (an ended job never changes again). A change to either - a user
+updated, a job deleted or purged - is published on a Redis channel that every API
+process follows, so each drops its copy at once. A process that loses the channel
+forgets everything it holds, since it may have missed a message.
+"""
+
+import asyncio
+import logging
+import threading
+import uuid
+from typing import Literal
+
+import redis
+from cachetools import TTLCache
+
+from app.core.config import settings
+from app.models.job import JobState
+from app.schemas.user import Principal
+from app.worker import redis_db
+
+logger = logging.getLogger(__name__)
+
+Kind = Literal["principal", "job"]
+
+# Bodies above this go to Redis each time rather than filling this process's memory.
+MAX_CACHED_JOB_BYTES = 64 * 1024
+
+_lock = threading.Lock()  # forget() also runs in the threads of sync endpoints
+# Only while this process follows the invalidations does it keep anything: a process
+# that does not (a worker, a CLI) or that lost the channel would serve stale copies.
+_following = False
+_principals: TTLCache[uuid.UUID, Principal] = TTLCache(
+    maxsize=10_000, ttl=settings.PRINCIPAL_CACHE_SECONDS
+)
+_ended_jobs: TTLCache[uuid.UUID, tuple[uuid.UUID, JobState, bytes]] = TTLCache(
+    maxsize=10_000, ttl=settings.ENDED_JOB_CACHE_SECONDS
+)
+
+
+def principal(user_id: uuid.UUID) -> Principal | None:
+    with _lock:
+        return _principals.get(user_id)
+
+
+def keep_principal(found: Principal) -> None:
+    if _following:
+        with _lock:
+            _principals[found.id] = found
+
+
+def ended_job(job_id: uuid.UUID) -> tuple[uuid.UUID, JobState, bytes] | None:
+    """The owner, state and JSON of an ended job this process has seen."""
+    with _lock:
+        return _ended_jobs.get(job_id)
+
+
+def keep_ended_job(job_id: uuid.UUID, owner_id: uuid.UUID, state: JobState, body: bytes) -> None:
+    if _following and len(body) <= MAX_CACHED_JOB_BYTES:
+        with _lock:
+            _ended_jobs[job_id] = (owner_id, state, body)
+
+
+def forget(kind: Kind, item_id: uuid.UUID) -> None:
+    """Drop the item here and tell every other API process to drop it too."""
+    _drop(kind, item_id)
+    try:
+        redis_db.publish_invalidation(f"{kind}:{item_id}")
+    except redis.RedisError as error:
+        # The others keep their copy until it expires (PRINCIPAL_/ENDED_JOB_CACHE_SECONDS).
+        logger.warning("could not publish cache invalidation: %r", error)
+
+
+def _drop(kind: Kind, item_id: uuid.UUID) -> None:
+    with _lock:
+        if kind == "principal":
+            _principals.pop(item_id, None)
+        else:
+            _ended_jobs.pop(item_id, None)
+
+
+def _follow(following: bool) -> None:
+    global _following
+    with _lock:
+        _following = following
+        _principals.clear()
+        _ended_jobs.clear()
+
+
+async def follow_invalidations(retry_seconds: float = 1.0) -> None:
+    """Drop what other processes say changed; runs for the life of the API process."""
+    try:
+        while True:
+            try:
+                await _follow_channel()
+            except (redis.RedisError, OSError, ValueError) as error:
+                logger.warning("cache invalidations lost (%r); retrying", error)
+                _follow(False)
+                await asyncio.sleep(retry_seconds)
+    finally:
+        _follow(False)
+
+
+async def _follow_channel() -> None:
+    async with redis_db.async_client().pubsub() as pubsub:
+        await pubsub.subscribe(redis_db.INVALIDATIONS_CHANNEL)
+        # Anything published before the subscription may have been missed.
+        _follow(True)
+        async for message in pubsub.listen():
+            if message["type"] == "message":
+                kind, _, item_id = message["data"].decode().partition(":")
+                if kind in ("principal", "job"):
+                    _drop(kind, uuid.UUID(item_id))
