@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     POSTGRES_PASSWORD: str = ""
     POSTGRES_DB: str = "tooljobs"
 
+    # Connections each process keeps (an API process runs sync endpoints on up to 40
+    # threads); size PostgreSQL's max_connections for every process of every service.
+    DATABASE_POOL_SIZE: int = Field(default=20, ge=1)
+    DATABASE_MAX_OVERFLOW: int = Field(default=20, ge=0)
+
     REDIS_URL: str = "redis://localhost:6379/0"
     CELERY_BROKER_URL: str | None = None
 

@@ -18,7 +18,16 @@ def build_engine(url: str) -> Engine:
         sqlite_engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(sqlite_engine, "connect", _sqlite_pragmas)
         return sqlite_engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No pool_pre_ping: it costs a round trip per request. A connection found dead fails
+    # its request (503), and SQLAlchemy then drops every older pooled connection, so the
+    # API recovers by itself once the database is back. Pool as large as the threads
+    # that may hold a connection at once, so bursts do not reconnect.
+    return create_engine(
+        url,
+        pool_size=settings.DATABASE_POOL_SIZE,
+        max_overflow=settings.DATABASE_MAX_OVERFLOW,
+        pool_recycle=3600,
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -38,12 +38,16 @@ IdempotencyKey = Annotated[
 ]
 
 
-def accepted(response: Response, job: JobRead, *, created: bool) -> JobRead:
+def accepted(job: JobRead, *, created: bool) -> Response:
     """202 with the job's address when it was queued now; 200 when an Idempotency-Key
-    replayed an earlier submission."""
-    response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
-    response.headers["Location"] = f"{settings.API_V1_STR}/jobs/{job.id}"
-    return job
+    replayed an earlier submission. The JSON is written here, once: the route declares
+    `response_model=JobRead` for the documentation only."""
+    return Response(
+        job.model_dump_json(),
+        status_code=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
+        media_type="application/json",
+        headers={"Location": f"{settings.API_V1_STR}/jobs/{job.id}"},
+    )
 
 
 @router.post(
@@ -53,19 +57,19 @@ def accepted(response: Response, job: JobRead, *, created: bool) -> JobRead:
     description="Queue a run of `tool` with `inputs`. The answer is the queued job; "
     "poll its `Location` for the state. `POST /tools/{name}/jobs` does the same with "
     "the tool's typed inputs.",
+    response_model=JobRead,
     responses=SUBMIT_RESPONSES,
 )
 def submit_job(
     session: SessionDep,
     principal: CurrentPrincipal,
-    response: Response,
     body: JobCreate,
     idempotency_key: IdempotencyKey = None,
-) -> JobRead:
+) -> Response:
     job, created = job_service.submit_job(
         session, principal, body.tool, body.inputs, options=body, idempotency_key=idempotency_key
     )
-    return accepted(response, job, created=created)
+    return accepted(job, created=created)
 
 
 @router.get(

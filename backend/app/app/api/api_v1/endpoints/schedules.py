@@ -88,10 +88,11 @@ def delete_schedule(
     status_code=status.HTTP_202_ACCEPTED,
     summary="Run a schedule now",
     description="One job now, with the schedule's tool and inputs, outside its slots.",
+    response_model=JobRead,
     responses=NOT_FOUND,
 )
 def trigger_schedule(
-    session: SessionDep, principal: CurrentPrincipal, schedule_id: uuid.UUID, response: Response
-) -> JobRead:
+    session: SessionDep, principal: CurrentPrincipal, schedule_id: uuid.UUID
+) -> Response:
     job = schedule_service.trigger_schedule(session, principal, schedule_id)
-    return accepted(response, job, created=True)
+    return accepted(job, created=True)

@@ -40,10 +40,9 @@ def _add_typed_submit_route(tool: AnyTool) -> None:
     def submit(
         session: SessionDep,
         principal: CurrentPrincipal,
-        response: Response,
         body: Any,
         idempotency_key: IdempotencyKey = None,
-    ) -> JobRead:
+    ) -> Response:
         job, created = job_service.submit_job(
             session,
             principal,
@@ -52,7 +51,7 @@ def _add_typed_submit_route(tool: AnyTool) -> None:
             options=body,
             idempotency_key=idempotency_key,
         )
-        return accepted(response, job, created=created)
+        return accepted(job, created=created)
 
     # The body's type exists only at run time; FastAPI reads it from the annotations.
     submit.__annotations__["body"] = body_model
@@ -61,6 +60,7 @@ def _add_typed_submit_route(tool: AnyTool) -> None:
         submit,
         methods=["POST"],
         status_code=status.HTTP_202_ACCEPTED,
+        response_model=JobRead,
         summary=f"Submit a {tool.name} job",
         description=f"{tool.title}. {tool.description} Answers like `POST /jobs`.",
         responses=SUBMIT_RESPONSES,
