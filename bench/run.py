@@ -1,30 +1,45 @@
-"""`make bench`: tooljobs against a naive FastAPI+Celery peer on this machine, in one run.
+"""`make bench`: tooljobs against a naive FastAPI+Celery peer and bare Celery, in one run.
 
-Starts what it needs on loopback (its own database and Redis databases), measures,
-stops everything it started, prints a table and writes bench/results/latest.json.
-Figures so far: submit and poll throughput with wrk (32 connections), each repeated,
-min/median/max. Run from backend/app with its virtualenv's Python.
+Starts what it needs on loopback (its own databases and Redis databases), measures,
+stops everything it started, prints one table and writes bench/results/latest.json.
+Every figure is repeated (`--runs`) and reported as min/median/max; the table shows
+medians and the ratio tooljobs/peer, which is what the targets are about (absolute
+numbers drift on a shared machine, ratios measured in one run much less).
+Run from backend/app with its virtualenv's Python (the Makefile does).
 """
 
 import argparse
+import asyncio
+import csv
+import io
 import json
 import os
+import random
 import re
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg2
+import redis
 
 BENCH_DIR = Path(__file__).resolve().parent
-PROJECT_DIR = BENCH_DIR.parent / "backend" / "app"
+REPO = BENCH_DIR.parent
+PROJECT_DIR = REPO / "backend" / "app"
 BIN = Path(sys.executable).parent
 PG = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 REDIS = "redis://127.0.0.1:6379"
+CONNECTIONS = 32
+TERMINAL = {"succeeded", "failed", "cancelled", "SUCCESS", "FAILURE", "REVOKED"}
 
 TOOLJOBS_ENV = {
     "ENVIRONMENT": "local",
@@ -42,10 +57,43 @@ PEER_ENV = {
     "PEER_BROKER_URL": f"{REDIS}/8",
     "PEER_RESULT_URL": f"{REDIS}/9",
 }
+BARE_ENV = {"BARE_BROKER_URL": f"{REDIS}/12", "BARE_RESULT_URL": f"{REDIS}/13"}
+REDIS_DBS = (8, 9, 10, 11, 12, 13)
 
+
+def uvicorn(app: str, port: int) -> list[str]:
+    return ["uvicorn", app, "--port", str(port), "--workers", "2",
+            "--log-level", "warning", "--no-access-log"]
+
+
+def celery_worker(app: str) -> list[str]:
+    return ["celery", "-A", app, "worker", "--concurrency", "2", "--loglevel", "WARNING"]
+
+
+@dataclass
+class System:
+    """One API under test, as a client sees it."""
+
+    name: str
+    api: str
+    submit_body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def submit(self, client: httpx.Client) -> str:
+        response = client.post(f"{self.api}/jobs", json=self.submit_body, headers=self.headers)
+        response.raise_for_status()
+        return str(response.json()["id"])
+
+    def state(self, client: httpx.Client, job_id: str, suffix: str = "") -> str:
+        response = client.get(f"{self.api}/jobs/{job_id}{suffix}", headers=self.headers)
+        response.raise_for_status()
+        return str(response.json()["state"])
+
+
+# --- processes -----------------------------------------------------------------------
 
 @contextmanager
-def processes(commands: list[list[str]], env: dict[str, str], cwd: Path) -> Iterator[None]:
+def processes(commands: list[list[str]], env: dict[str, str], cwd: Path) -> Iterator[list[int]]:
     started = [
         subprocess.Popen(
             command,
@@ -57,19 +105,41 @@ def processes(commands: list[list[str]], env: dict[str, str], cwd: Path) -> Iter
         for command in commands
     ]
     try:
-        yield
+        yield [process.pid for process in started]
     finally:
         for process in started:
             process.terminate()
         for process in started:
             try:
-                process.wait(timeout=20)
+                process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
 
 
+def process_tree(root: int) -> list[int]:
+    pids = [root]
+    for pid in pids:
+        try:
+            pids += [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except FileNotFoundError:
+            pass
+    return pids
+
+
+def rss_mib(root: int) -> float:
+    total_kib = 0
+    for pid in process_tree(root):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            continue
+        total_kib += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+    return total_kib / 1024
+
+
 def wait_for(url: str) -> None:
-    for _ in range(120):
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
         try:
             httpx.get(url, timeout=1)
             return
@@ -78,122 +148,348 @@ def wait_for(url: str) -> None:
     raise RuntimeError(f"{url} never answered")
 
 
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+def psql(database: str, *commands: str) -> str:
+    args = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-Atq"]
+    for command in commands:
+        args += ["-c", command]
+    return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
+
+
 def fresh_databases() -> None:
     for database in ("tooljobs_bench", "tooljobs_bench_peer"):
-        subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c",
-             f"DROP DATABASE IF EXISTS {database} WITH (FORCE)", "-c", f"CREATE DATABASE {database}"],
-            check=True,
-        )
-    for db in (8, 9, 10, 11):
-        subprocess.run(["redis-cli", "-n", str(db), "flushdb"], check=True, capture_output=True)
+        psql("postgres", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)", f"CREATE DATABASE {database}")
+    for db in REDIS_DBS:
+        redis.Redis.from_url(f"{REDIS}/{db}").flushdb()
 
+
+# --- measurements --------------------------------------------------------------------
 
 def wrk(url: str, script: str, seconds: int, **env: str) -> dict[str, float]:
-    result = subprocess.run(
-        ["wrk", "-t", "2", "-c", "32", "-d", f"{seconds}s", "--latency", "-s", str(BENCH_DIR / script), url],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    out = result.stdout
+    out = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(CONNECTIONS), "-d", f"{seconds}s", "--latency",
+         "-s", str(BENCH_DIR / script), url],
+        env={**os.environ, **env}, capture_output=True, text=True, check=True,
+    ).stdout
 
     def latency_ms(percent: str) -> float:
         value, unit = re.search(rf"{percent}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
         "p50_ms": latency_ms("50"),
         "p99_ms": latency_ms("99"),
-        "errors": float((int(errors.group(1)) if errors else 0)
-                        + (sum(map(int, socket_errors.groups())) if socket_errors else 0)),
+        "errors": float((int(non_2xx.group(1)) if non_2xx else 0)
+                        + (sum(map(int, socket.groups())) if socket else 0)),
     }
 
 
-def repeated(runs: int, measure) -> dict[str, dict[str, float]]:  # type: ignore[no-untyped-def]
+def submit_load(system: System, seconds: int) -> dict[str, float]:
+    return wrk(f"{system.api}/jobs", "post.lua", seconds,
+               WRK_BODY=json.dumps(system.submit_body), WRK_AUTH=system.headers.get("Authorization", ""))
+
+
+def poll_load(system: System, job_id: str, seconds: int) -> dict[str, float]:
+    return wrk(f"{system.api}/jobs/{job_id}", "get.lua", seconds,
+               WRK_AUTH=system.headers.get("Authorization", ""))
+
+
+def percentile(values: list[float], percent: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * percent / 100))]
+
+
+def end_to_end(system: System, jobs: int, *, wait: bool = False) -> dict[str, float]:
+    """Submit one job, then ask until it ended (every 5 ms, or once with ?wait=); in turn."""
+    latencies = []
+    with httpx.Client(timeout=60) as client:
+        for _ in range(jobs):
+            started = time.perf_counter()
+            job_id = system.submit(client)
+            if wait:
+                while system.state(client, job_id, "?wait=30") not in TERMINAL:
+                    pass
+            else:
+                while system.state(client, job_id) not in TERMINAL:
+                    time.sleep(0.005)
+            latencies.append((time.perf_counter() - started) * 1000)
+    return {"p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99)}
+
+
+def completed_under_load(system: System, seconds: int, count_completed: Callable[[datetime, datetime], int],
+                         drained: Callable[[], bool]) -> dict[str, float]:
+    """Jobs that finished while submissions kept coming, per second of the window."""
+    start = datetime.now(UTC)
+    submitted = submit_load(system, seconds)
+    end = datetime.now(UTC)
+    done = count_completed(start, end)
+    wait_until(drained, timeout=600, what=f"{system.name} to drain its queue")
+    return {"completed_per_s": done / seconds, "accepted_per_s": submitted["rps"]}
+
+
+def repeated(runs: int, measure: Callable[[], dict[str, float]]) -> dict[str, dict[str, float]]:
     samples = [measure() for _ in range(runs)]
     return {
         key: {
-            "min": min(s[key] for s in samples),
-            "median": statistics.median(s[key] for s in samples),
-            "max": max(s[key] for s in samples),
+            "min": min(sample[key] for sample in samples),
+            "median": statistics.median(sample[key] for sample in samples),
+            "max": max(sample[key] for sample in samples),
         }
         for key in samples[0]
     }
 
 
-def measure_tooljobs(seconds: int, runs: int) -> dict[str, object]:
-    fresh_env = {**TOOLJOBS_ENV}
-    subprocess.run(["bash", str(BENCH_DIR.parent / "prestart.sh")], env={**os.environ, **fresh_env, "PATH": f"{BIN}:{os.environ['PATH']}"}, check=True, capture_output=True)
-    base = "http://127.0.0.1:8101/api/v1"
-    with processes(
-        [
-            ["uvicorn", "app.main:app", "--port", "8101", "--workers", "2", "--log-level", "warning", "--no-access-log"],
-            ["celery", "-A", "app.core.celery_app", "worker", "--concurrency", "2", "--loglevel", "WARNING"],
-        ],
-        fresh_env,
-        PROJECT_DIR,
-    ):
-        wait_for(f"{base}/health")
-        token = httpx.post(f"{base}/login/access-token", data={"username": "admin@example.com", "password": "bench-password"}).json()["access_token"]
-        auth = f"Bearer {token}"
-        body = json.dumps({"tool": "echo", "inputs": {"message": "hi"}})
-        job = httpx.post(f"{base}/jobs", content=body, headers={"Authorization": auth, "Content-Type": "application/json"}).json()
-        time.sleep(2)
-        return {
-            "submit": repeated(runs, lambda: wrk(f"{base}/jobs", "post.lua", seconds, WRK_BODY=body, WRK_AUTH=auth)),
-            "poll": repeated(runs, lambda: wrk(f"{base}/jobs/{job['id']}", "get.lua", seconds, WRK_AUTH=auth)),
-        }
+# --- tooljobs --------------------------------------------------------------------------
+
+def tooljobs_counts(start: datetime, end: datetime) -> int:
+    return int(psql("tooljobs_bench", "SELECT count(*) FROM job WHERE state = 'succeeded' "
+                    f"AND finished_at BETWEEN '{start.isoformat()}' AND '{end.isoformat()}'"))
 
 
-def measure_peer(seconds: int, runs: int) -> dict[str, object]:
-    base = "http://127.0.0.1:8102"
+def tooljobs_drained() -> bool:
+    return psql("tooljobs_bench", "SELECT count(*) FROM job WHERE state IN ('queued', 'running')") == "0"
+
+
+def seed_jobs(owner_id: str, rows: int) -> list[str]:
+    """`rows` ended jobs of `owner_id`, by COPY; returns a sample of their ids."""
+    now = datetime.now(UTC)
+    sample: list[str] = []
+    with psycopg2.connect(host="127.0.0.1", user="postgres", dbname="tooljobs_bench") as connection:
+        cursor = connection.cursor()
+        batch = 200_000
+        for first in range(0, rows, batch):
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            for n in range(first, min(rows, first + batch)):
+                job_id = str(uuid.uuid4())
+                if n % 997 == 0:
+                    sample.append(job_id)
+                at = (now - timedelta(days=20) + timedelta(seconds=n)).isoformat()
+                writer.writerow([job_id, owner_id, "echo", "1.0.0", '{"message": "seeded"}', "succeeded",
+                                 1.0, "", '{"message": "seeded", "payload": null}', "", 5, 1, 1, "", "",
+                                 "{}", False, "", at, at, at, at])
+            buffer.seek(0)
+            cursor.copy_expert(
+                "COPY job (id, owner_id, tool, tool_version, inputs, state, progress, message, outputs,"
+                " error, priority, attempt, max_attempts, idempotency_key, schedule_id, labels,"
+                " cancel_requested, callback_url, created_at, started_at, finished_at, updated_at)"
+                " FROM STDIN WITH (FORMAT csv, NULL '')",
+                buffer,
+            )
+        connection.commit()
+    psql("tooljobs_bench", "ANALYZE job")
+    return sample
+
+
+def read_latencies(system: System, sample: list[str], requests: int) -> dict[str, float]:
+    """p50 of `GET /jobs?limit=50` and of `GET /jobs/{id}` for ids no one read before."""
+    with httpx.Client(timeout=30, headers=system.headers) as client:
+        lists, gets = [], []
+        for _ in range(requests):
+            started = time.perf_counter()
+            client.get(f"{system.api}/jobs?limit=50").raise_for_status()
+            lists.append((time.perf_counter() - started) * 1000)
+        for job_id in random.sample(sample, min(requests, len(sample))):
+            started = time.perf_counter()
+            client.get(f"{system.api}/jobs/{job_id}").raise_for_status()
+            gets.append((time.perf_counter() - started) * 1000)
+    return {"list_p50_ms": statistics.median(lists), "get_p50_ms": statistics.median(gets)}
+
+
+async def submit_many(system: System, jobs: int) -> None:
+    async with httpx.AsyncClient(timeout=60, headers=system.headers) as client:
+        remaining = iter(range(jobs))
+
+        async def submitter() -> None:
+            for _ in remaining:
+                (await client.post(f"{system.api}/jobs", json=system.submit_body)).raise_for_status()
+
+        await asyncio.gather(*(submitter() for _ in range(CONNECTIONS)))
+
+
+def worker_memory(system: System, worker_pid: int, jobs: int) -> dict[str, float]:
+    """Worker RSS (main process and pool) at start, after the first 1000 jobs, after `jobs`."""
+    def succeeded() -> int:
+        return int(psql("tooljobs_bench", "SELECT count(*) FROM job WHERE state = 'succeeded' AND tool = 'echo'"
+                        " AND inputs->>'message' = 'hi'"))
+
+    base = succeeded()
+    at_start = rss_mib(worker_pid)
+    asyncio.run(submit_many(system, 1000))
+    wait_until(lambda: succeeded() - base >= 1000, timeout=600, what="1000 jobs")
+    after_first = rss_mib(worker_pid)
+    asyncio.run(submit_many(system, jobs - 1000))
+    wait_until(lambda: succeeded() - base >= jobs, timeout=1800, what=f"{jobs} jobs")
+    return {"rss_start_mib": at_start, "rss_1000_mib": after_first, "rss_end_mib": rss_mib(worker_pid)}
+
+
+def measure_tooljobs(args: argparse.Namespace) -> dict[str, Any]:
+    env = {**os.environ, **TOOLJOBS_ENV, "PATH": f"{BIN}:{os.environ['PATH']}"}
+    subprocess.run(["bash", str(REPO / "prestart.sh")], env=env, check=True, capture_output=True)
+    api = "http://127.0.0.1:8101/api/v1"
     with processes(
-        [
-            ["uvicorn", "naive_peer:app", "--port", "8102", "--workers", "2", "--log-level", "warning", "--no-access-log"],
-            ["celery", "-A", "naive_peer:celery", "worker", "--concurrency", "2", "--loglevel", "WARNING"],
-        ],
-        PEER_ENV,
-        BENCH_DIR,
-    ):
-        wait_for(f"{base}/docs")
-        body = json.dumps({"message": "hi"})
-        job = httpx.post(f"{base}/jobs", content=body, headers={"Content-Type": "application/json"}).json()
-        time.sleep(2)
-        return {
-            "submit": repeated(runs, lambda: wrk(f"{base}/jobs", "post.lua", seconds, WRK_BODY=body)),
-            "poll": repeated(runs, lambda: wrk(f"{base}/jobs/{job['id']}", "get.lua", seconds)),
+        [uvicorn("app.main:app", 8101), celery_worker("app.core.celery_app")], TOOLJOBS_ENV, PROJECT_DIR
+    ) as (_, worker_pid):
+        wait_for(f"{api}/health")
+        token = httpx.post(f"{api}/login/access-token",
+                           data={"username": "admin@example.com", "password": "bench-password"}).json()["access_token"]
+        system = System("tooljobs", api, {"tool": "echo", "inputs": {"message": "hi"}},
+                        headers={"Authorization": f"Bearer {token}"})
+        with httpx.Client(timeout=30) as client:
+            finished = system.submit(client)
+            owner_id = client.get(f"{api}/users/me", headers=system.headers).json()["id"]
+        wait_until(tooljobs_drained, timeout=60, what="the first job")
+        results: dict[str, Any] = {
+            "submit": repeated(args.runs, lambda: submit_load(system, args.seconds)),
         }
+        wait_until(tooljobs_drained, timeout=900, what="the submitted jobs")
+        results["poll"] = repeated(args.runs, lambda: poll_load(system, finished, args.seconds))
+        results["e2e"] = repeated(args.runs, lambda: end_to_end(system, args.e2e_jobs))
+        results["e2e_wait"] = repeated(args.runs, lambda: end_to_end(system, args.e2e_jobs, wait=True))
+        results["completed"] = repeated(
+            args.runs, lambda: completed_under_load(system, args.seconds, tooljobs_counts, tooljobs_drained))
+        results["memory"] = worker_memory(system, worker_pid, args.memory_jobs)
+        small = seed_jobs(owner_id, args.small_rows)
+        results["rows_small"] = repeated(args.runs, lambda: read_latencies(system, small, 200))
+        large = seed_jobs(owner_id, args.large_rows - args.small_rows)
+        results["rows_large"] = repeated(args.runs, lambda: read_latencies(system, large, 200))
+    return results
+
+
+# --- the naive peer and bare Celery ------------------------------------------------------
+
+def peer_results() -> list[dict[str, Any]]:
+    client = redis.Redis.from_url(PEER_ENV["PEER_RESULT_URL"])
+    keys = list(client.scan_iter("celery-task-meta-*", count=1000))
+    return [json.loads(value) for value in client.mget(keys) if value] if keys else []
+
+
+def peer_counts(start: datetime, end: datetime) -> int:
+    return sum(
+        1 for result in peer_results()
+        if result["status"] == "SUCCESS"
+        and start <= datetime.fromisoformat(result["date_done"]).replace(tzinfo=UTC) <= end
+    )
+
+
+def peer_drained() -> bool:
+    return int(psql("tooljobs_bench_peer", "SELECT count(*) FROM peer_job")) <= len(peer_results())
+
+
+def measure_peer(args: argparse.Namespace) -> dict[str, Any]:
+    api = "http://127.0.0.1:8102"
+    with processes([uvicorn("naive_peer:app", 8102), celery_worker("naive_peer:celery")], PEER_ENV, BENCH_DIR):
+        wait_for(f"{api}/docs")
+        system = System("naive peer", api, {"message": "hi"})
+        with httpx.Client(timeout=30) as client:
+            finished = system.submit(client)
+        wait_until(peer_drained, timeout=60, what="the first peer job")
+        results: dict[str, Any] = {
+            "submit": repeated(args.runs, lambda: submit_load(system, args.seconds)),
+        }
+        wait_until(peer_drained, timeout=900, what="the submitted peer jobs")
+        results["poll"] = repeated(args.runs, lambda: poll_load(system, finished, args.seconds))
+        results["e2e"] = repeated(args.runs, lambda: end_to_end(system, args.e2e_jobs))
+        results["completed"] = repeated(
+            args.runs, lambda: completed_under_load(system, args.seconds, peer_counts, peer_drained))
+    return results
+
+
+def measure_bare_celery(args: argparse.Namespace) -> dict[str, Any]:
+    sys.path.insert(0, str(BENCH_DIR))
+    os.environ.update(BARE_ENV)
+    from bare_celery import noop  # noqa: PLC0415 - needs BARE_ENV first
+
+    def run() -> dict[str, float]:
+        started = time.perf_counter()
+        results = [noop.delay("hi") for _ in range(args.bare_tasks)]
+        for result in results:
+            result.get(timeout=600)
+        return {"completed_per_s": args.bare_tasks / (time.perf_counter() - started)}
+
+    with processes([celery_worker("bare_celery:celery")], BARE_ENV, BENCH_DIR):
+        noop.delay("warm up").get(timeout=120)
+        return {"completed": repeated(args.runs, run)}
+
+
+# --- the table -----------------------------------------------------------------------------
+
+# (label, section, key, direction, target): ratio tooljobs/peer unless the label says.
+FIGURES = [
+    ("submit req/s", "submit", "rps", "higher", 1.2),
+    ("submit p99 ms", "submit", "p99_ms", "lower", None),
+    ("submit errors", "submit", "errors", "lower", None),
+    ("poll req/s", "poll", "rps", "higher", 2.0),
+    ("poll p99 ms", "poll", "p99_ms", "lower", 0.5),
+    ("end-to-end p50 ms", "e2e", "p50_ms", "lower", 1.5),
+    ("end-to-end p50 ms, ?wait=", "e2e_wait", "p50_ms", "lower", 1.0),
+    ("completed jobs/s under load", "completed", "completed_per_s", "higher", 1.0),
+]
+
+
+def table(results: dict[str, Any]) -> list[str]:
+    ours, peer, bare = results["tooljobs"], results["naive_peer"], results["bare_celery"]
+    lines = [f"{'figure (median of runs)':<34}{'tooljobs':>10}{'peer':>10}{'ratio':>8}{'target':>9}"]
+
+    def row(label: str, mine: float, theirs: float, direction: str, target: float | None) -> None:
+        ratio = mine / theirs if theirs else float("nan")
+        verdict = ""
+        if target is not None:
+            met = ratio >= target if direction == "higher" else ratio <= target
+            verdict = f"{'>=' if direction == 'higher' else '<='}{target:g} {'ok' if met else 'MISS'}"
+        lines.append(f"{label:<34}{mine:>10.1f}{theirs:>10.1f}{ratio:>8.2f}  {verdict}")
+
+    for label, section, key, direction, target in FIGURES:
+        theirs = peer["e2e" if section == "e2e_wait" else section][key]["median"]
+        row(label, ours[section][key]["median"], theirs, direction, target)
+    row("completed jobs/s vs bare Celery", ours["completed"]["completed_per_s"]["median"],
+        bare["completed"]["completed_per_s"]["median"], "higher", 0.75)
+    for key, label in (("list_p50_ms", "GET /jobs?limit=50 p50 ms"), ("get_p50_ms", "GET /jobs/{id} p50 ms")):
+        row(f"{label}, 1M/10k rows", ours["rows_large"][key]["median"], ours["rows_small"][key]["median"],
+            "lower", 1.5)
+    memory = ours["memory"]
+    row("worker RSS MiB, 20k/1k jobs", memory["rss_end_mib"], memory["rss_1000_mib"], "lower", 1.1)
+    return lines
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--runs", type=int, default=3)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=20, help="each wrk run")
+    parser.add_argument("--runs", type=int, default=3, help="repetitions of each figure")
+    parser.add_argument("--e2e-jobs", type=int, default=200)
+    parser.add_argument("--bare-tasks", type=int, default=2000)
+    parser.add_argument("--memory-jobs", type=int, default=20_000)
+    parser.add_argument("--small-rows", type=int, default=10_000)
+    parser.add_argument("--large-rows", type=int, default=1_000_000)
     args = parser.parse_args()
     fresh_databases()
+    started = time.monotonic()
     results = {
-        "tooljobs": measure_tooljobs(args.seconds, args.runs),
-        "naive_peer": measure_peer(args.seconds, args.runs),
-        "seconds": args.seconds,
-        "runs": args.runs,
-        "cpus": os.cpu_count(),
+        "tooljobs": measure_tooljobs(args),
+        "naive_peer": measure_peer(args),
+        "bare_celery": measure_bare_celery(args),
+        "settings": vars(args),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+                    "load_average_at_end": os.getloadavg()},
     }
+    results["minutes"] = round((time.monotonic() - started) / 60, 1)
+    lines = table(results)
+    results["table"] = lines
     out = BENCH_DIR / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
-    print(f"{'figure':<28}{'tooljobs':>12}{'naive peer':>12}{'ratio':>8}")
-    for figure in ("submit", "poll"):
-        for key in ("rps", "p50_ms", "p99_ms", "errors"):
-            ours = results["tooljobs"][figure][key]["median"]  # type: ignore[index]
-            theirs = results["naive_peer"][figure][key]["median"]  # type: ignore[index]
-            ratio = f"{ours / theirs:.2f}" if theirs else "-"
-            print(f"{figure + ' ' + key + ' (median)':<28}{ours:>12.1f}{theirs:>12.1f}{ratio:>8}")
-    print(f"written to {out}")
+    print("\n".join(lines))
+    print(f"written to {out} ({results['minutes']} min)")
 
 
 if __name__ == "__main__":

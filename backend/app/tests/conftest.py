@@ -229,7 +229,7 @@ def start_worker(*extra: str) -> subprocess.Popen[bytes]:
         cwd=PROJECT_DIR,
     )
     try:
-        wait_until(lambda: process.poll() is not None or celery_app.control.ping(timeout=0.5), 30)
+        wait_until(lambda: process.poll() is not None or celery_app.control.ping(timeout=0.5), 60)
     except AssertionError:
         process.kill()
         raise

@@ -11,8 +11,9 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from celery.exceptions import SoftTimeLimitExceeded
 from pydantic import ValidationError
@@ -69,13 +70,16 @@ class WorkerRuntime:
     def __init__(self, job_id: uuid.UUID, log_file: Path, cleanup: ExitStack) -> None:
         self.job_id = job_id
         self._log_file = log_file
-        self._log = cleanup.enter_context(log_file.open("a", encoding="utf-8"))
+        self._log: TextIO | None = None  # opened at the first line
         self._cleanup = cleanup
 
     def report_progress(self, fraction: float, message: str | None) -> None:
         best_effort("progress", lambda: redis_db.tick_job(self.job_id, fraction, message), None)
 
     def write_log(self, line: str) -> None:
+        if self._log is None:
+            self._log_file.parent.mkdir(parents=True, exist_ok=True)
+            self._log = self._cleanup.enter_context(self._log_file.open("a", encoding="utf-8"))
         self._log.write(line + "\n")
         best_effort("log", lambda: redis_db.append_log(self.job_id, line), None)
 
@@ -105,6 +109,8 @@ class WorkerRuntime:
 
     def keep_log(self) -> None:
         """Store the whole log before the job ends, so readers of an ended job find it."""
+        if self._log is None:
+            return
         self._log.flush()
         if self._log_file.stat().st_size:
             with self._log_file.open("rb") as stream:
@@ -113,36 +119,43 @@ class WorkerRuntime:
 
 def _start(job_id: uuid.UUID) -> JobRead | None:
     """queued -> running with attempt + 1; None when this delivery must not run the job."""
+    # Beat before the row says running, so the reaper never sees running without a heart.
+    previous_beat = _beat_heart(job_id)
     with SessionLocal() as session:
-        job = job_crud.get_job(session, job_id)
-        if job is None or job.state in TERMINAL_STATES:
-            return None  # deleted, cancelled, or finished by an earlier delivery
-        if job.state is JobState.running:
-            if redis_db.heart_is_beating(job_id):
-                return None  # a live worker has it: this is a duplicate delivery
-            if job.attempt >= job.max_attempts:
-                end_job(session, job_id, WORKER_LOST)
-                return None
-        # Beat before the row says running, so the reaper never sees running without a heart.
-        _beat_heart(job_id)
-        now = utcnow()
-        started = job_crud.transition_job(
-            session,
-            job_id,
-            [JobState.queued, JobState.running],
-            state=JobState.running,
-            attempt=Job.attempt + 1,
-            started_at=now,
-            updated_at=now,
-            progress=0.0,
-            message=None,
-        )
+        # Most deliveries find the job queued: one statement takes it.
+        started = _take(session, job_id, [JobState.queued])
+        if started is None:
+            job = job_crud.get_job(session, job_id)
+            if job is None or job.state in TERMINAL_STATES:
+                return None  # deleted, cancelled, or finished by an earlier delivery
+            if job.state is JobState.running:
+                if redis_db.is_recent(previous_beat):
+                    return None  # a live worker has it: this is a duplicate delivery
+                if job.attempt >= job.max_attempts:
+                    end_job(session, job_id, WORKER_LOST)
+                    return None
+            started = _take(session, job_id, [JobState.queued, JobState.running])
         session.commit()
     if started is None:
         return None
     snapshot = JobRead.model_validate(started)
     mirror_job(snapshot)
     return snapshot
+
+
+def _take(session: Session, job_id: uuid.UUID, from_states: list[JobState]) -> Job | None:
+    now = utcnow()
+    return job_crud.transition_job(
+        session,
+        job_id,
+        from_states,
+        state=JobState.running,
+        attempt=Job.attempt + 1,
+        started_at=now,
+        updated_at=now,
+        progress=0.0,
+        message=None,
+    )
 
 
 def _run_tool(job: JobRead, ctx: JobContext) -> dict[str, Any]:
@@ -206,9 +219,7 @@ def _end(
     if progress is not None:
         values.update(progress=progress, message=message)
     with SessionLocal() as session:
-        ended = end_job(session, job_id, values, artifacts=artifacts)
-    if ended is not None:
-        best_effort("forget log", lambda: redis_db.forget_log(job_id), None)
+        end_job(session, job_id, values, artifacts=artifacts)
 
 
 def end_job(
@@ -255,8 +266,8 @@ def _retry_later(job: JobRead, message: str) -> None:
     send_job(snapshot, countdown=countdown)
 
 
-def _beat_heart(job_id: uuid.UUID) -> None:
-    best_effort("heartbeat", lambda: redis_db.beat_heart(job_id), None)
+def _beat_heart(job_id: uuid.UUID) -> float | None:
+    return best_effort("heartbeat", lambda: redis_db.beat_heart(job_id), None)
 
 
 @contextmanager
@@ -288,16 +299,22 @@ def _watchdog(job_id: uuid.UUID, stop_stuck_tool: Callable[[], None]) -> Iterato
     try:
         yield
     finally:
+        # The heartbeat key expires by itself; only a running job's heartbeat is read.
         stopped.set()
         thread.join()
-        best_effort("heartbeat", lambda: redis_db.stop_heart(job_id), None)
+
+
+@cache
+def _jobs_folder() -> Path:
+    """This worker process's own folder (mode 0700), for the folders of its jobs."""
+    return Path(tempfile.mkdtemp(prefix="tooljobs-worker-"))
 
 
 @contextmanager
 def _job_folder(job_id: uuid.UUID) -> Iterator[Path]:
-    """A private folder: `work/` for the tool, the log beside it; removed afterwards."""
-    path = Path(tempfile.mkdtemp(prefix=f"tooljobs-{job_id}-"))
-    (path / "work").mkdir()
+    """The job's folder: `work/` for the tool, the log beside it; removed afterwards.
+    Nothing is made on disk until the tool writes a file or a log line."""
+    path = _jobs_folder() / str(job_id)
     try:
         yield path
     finally:

@@ -74,12 +74,18 @@ class JobRuntime(Protocol):
 class JobContext:
     def __init__(self, job_id: uuid.UUID, workdir: Path, runtime: JobRuntime) -> None:
         self.job_id = job_id
-        self.workdir = workdir
+        self._workdir = workdir
         self.progress_fraction = 0.0
         self.message: str | None = None
         self.artifacts: dict[str, ArtifactInfo] = {}
         self._runtime = runtime
         self._input_files: dict[uuid.UUID, InputFile] = {}
+
+    @property
+    def workdir(self) -> Path:
+        """The job's private working directory, made when first asked for."""
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        return self._workdir
 
     def progress(self, fraction: float, message: str | None = None) -> None:
         """Report how far the tool is, from 0 to 1; raises JobCancelled when cancelled."""

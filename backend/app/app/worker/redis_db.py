@@ -74,7 +74,8 @@ def async_client() -> aioredis.Redis:
 
 # Writes a snapshot only when it is not older than the stored one: a reader re-filling
 # Redis from PostgreSQL must never overwrite a newer transition mirrored by a worker.
-# `owner` beside the snapshot lets a reader authorise without parsing the snapshot.
+# `owner` and `state` beside the snapshot let a reader authorise without parsing it. An
+# ended job's live log goes with its last transition: readers then use the stored log.
 _SAVE_NEWER_SNAPSHOT = """
 local stored = redis.call('HGET', KEYS[1], 'version')
 if stored and tonumber(stored) > tonumber(ARGV[2]) then return 0 end
@@ -83,6 +84,7 @@ redis.call('HSET', KEYS[1], 'snapshot', ARGV[1], 'version', ARGV[2], 'owner', AR
 redis.call('HDEL', KEYS[1], 'progress', 'message')
 if ARGV[6] == '1' then redis.call('HSET', KEYS[1], 'sent', 1) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
+if ARGV[8] == '1' then redis.call('DEL', KEYS[3]) end
 if ARGV[5] == '1' then redis.call('PUBLISH', KEYS[2], ARGV[1]) end
 return 1
 """
@@ -100,7 +102,7 @@ def save_job(job: JobRead, *, publish: bool = True, sent: bool = False) -> bool:
     False when Redis already holds a newer snapshot of this job.
     """
     written = _save_newer_snapshot()(
-        keys=[job_key(job.id), job_channel(job.id)],
+        keys=[job_key(job.id), job_channel(job.id), log_key(job.id)],
         args=[
             job.model_dump_json(),
             job.updated_at.timestamp(),
@@ -109,6 +111,7 @@ def save_job(job: JobRead, *, publish: bool = True, sent: bool = False) -> bool:
             int(publish),
             int(sent),
             job.state.value,
+            int(job.state.is_terminal),
         ],
     )
     return bool(written)
@@ -157,18 +160,25 @@ def tick_job(job_id: uuid.UUID, progress: float, message: str | None) -> None:
     pipe.execute()
 
 
-def beat_heart(job_id: uuid.UUID) -> None:
-    client().set(heartbeat_key(job_id), time.time(), ex=int(settings.WORKER_LOST_AFTER_SECONDS) + 1)
+def beat_heart(job_id: uuid.UUID) -> float | None:
+    """Refresh the job's heartbeat; returns the one it replaced (seconds since the epoch)."""
+    previous = client().set(
+        heartbeat_key(job_id),
+        time.time(),
+        ex=int(settings.WORKER_LOST_AFTER_SECONDS) + 1,
+        get=True,
+    )
+    return None if previous is None else float(previous)
+
+
+def is_recent(beat: float | None) -> bool:
+    return beat is not None and time.time() - beat < settings.WORKER_LOST_AFTER_SECONDS
 
 
 def heart_is_beating(job_id: uuid.UUID) -> bool:
     """Whether the worker running this job refreshed its heartbeat recently."""
     last = client().get(heartbeat_key(job_id))
-    return last is not None and time.time() - float(last) < settings.WORKER_LOST_AFTER_SECONDS
-
-
-def stop_heart(job_id: uuid.UUID) -> None:
-    client().delete(heartbeat_key(job_id))
+    return is_recent(None if last is None else float(last))
 
 
 def save_principal(principal: Principal) -> None:
@@ -222,7 +232,3 @@ def append_log(job_id: uuid.UUID, line: str) -> None:
 def read_log(job_id: uuid.UUID, offset: int) -> list[str]:
     lines: list[bytes] = client().lrange(log_key(job_id), offset, -1)  # type: ignore[assignment]
     return [line.decode() for line in lines]
-
-
-def forget_log(job_id: uuid.UUID) -> None:
-    client().delete(log_key(job_id))
