@@ -32,7 +32,9 @@ app.add_middleware(
 
 @app.exception_handler(ServiceError)
 def service_error(_: Request, error: ServiceError) -> JSONResponse:
-    return JSONResponse(status_code=error.status_code, content={"detail": error.detail})
+    return JSONResponse(
+        status_code=error.status_code, content={"detail": error.detail}, headers=error.headers
+    )
 
 
 @app.exception_handler(OperationalError)

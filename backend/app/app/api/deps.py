@@ -12,6 +12,7 @@ from app.core.security import user_id_from_token
 from app.db.session import SessionLocal
 from app.schemas.user import Principal
 from app.services import api_keys as api_key_service
+from app.services import rate_limits
 from app.services import users as user_service
 
 # auto_error=False: a missing token is our 401 with our message, like a bad one.
@@ -59,6 +60,15 @@ def get_current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_current_principal)]
+
+
+def get_submitting_principal(principal: CurrentPrincipal) -> Principal:
+    """The caller of a route that creates jobs, counted against its submit rate limit."""
+    rate_limits.count_submit(principal.id)
+    return principal
+
+
+SubmittingPrincipal = Annotated[Principal, Depends(get_submitting_principal)]
 
 
 def get_current_superuser(principal: CurrentPrincipal) -> Principal:

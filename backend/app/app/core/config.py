@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     STORAGE_DIR: Path | None = None
     MAX_UPLOAD_BYTES: int = Field(default=1024**3, ge=1)
 
+    # Rate limits per minute, counted in Redis (429 with Retry-After past them); 0 turns
+    # one off. Job submits (POST /jobs, /tools/{name}/jobs, /schedules/{id}/trigger)
+    # per principal:
+    RATE_LIMIT_SUBMIT_PER_MINUTE: int = Field(default=600, ge=0)
+    # Login attempts per account (the email tried) and per client address:
+    RATE_LIMIT_LOGIN_PER_MINUTE: int = Field(default=10, ge=0)
+    RATE_LIMIT_LOGIN_PER_ADDRESS_PER_MINUTE: int = Field(default=60, ge=0)
+
     @property
     def storage_dir(self) -> Path:
         return self.STORAGE_DIR or self.RUNTIME_DIR / "storage"

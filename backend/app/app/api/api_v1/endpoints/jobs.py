@@ -8,7 +8,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import CurrentPrincipal, Offset, SessionDep
+from app.api.deps import CurrentPrincipal, Offset, SessionDep, SubmittingPrincipal
 from app.api.downloads import download
 from app.api.responses import Responses, not_found
 from app.core.config import settings
@@ -27,6 +27,7 @@ SUBMIT_RESPONSES: Responses = {
     200: {"description": "The Idempotency-Key replayed an earlier submission: its job."},
     409: {"description": "The Idempotency-Key was used for a different request."},
     422: {"description": "Unknown tool, or inputs that fail the tool's model (see `loc`)."},
+    429: {"description": "Too many submissions: try again after `Retry-After` seconds."},
     503: {"description": "The queue is down; nothing was submitted."},
 }
 
@@ -58,7 +59,7 @@ def accepted(response: Response, job: JobRead, *, created: bool) -> JobRead:
 )
 def submit_job(
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: SubmittingPrincipal,
     response: Response,
     body: JobCreate,
     idempotency_key: IdempotencyKey = None,

@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.api.api_v1.endpoints.jobs import accepted
-from app.api.deps import CurrentPrincipal, Offset, SessionDep
+from app.api.deps import CurrentPrincipal, Offset, SessionDep, SubmittingPrincipal
 from app.api.responses import Responses, not_found
 from app.schemas.job import JobRead
 from app.schemas.schedule import ScheduleCreate, ScheduleRead, ScheduleUpdate
@@ -87,11 +87,12 @@ def delete_schedule(
     "/{schedule_id}/trigger",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Run a schedule now",
-    description="One job now, with the schedule's tool and inputs, outside its slots.",
-    responses=NOT_FOUND,
+    description="One job now, with the schedule's tool and inputs, outside its slots. "
+    "Counts as a submit against the rate limit.",
+    responses={**NOT_FOUND, 429: {"description": "Too many submissions: see `Retry-After`."}},
 )
 def trigger_schedule(
-    session: SessionDep, principal: CurrentPrincipal, schedule_id: uuid.UUID, response: Response
+    session: SessionDep, principal: SubmittingPrincipal, schedule_id: uuid.UUID, response: Response
 ) -> JobRead:
     job = schedule_service.trigger_schedule(session, principal, schedule_id)
     return accepted(response, job, created=True)

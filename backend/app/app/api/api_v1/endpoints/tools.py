@@ -5,7 +5,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import create_model
 
 from app.api.api_v1.endpoints.jobs import SUBMIT_RESPONSES, IdempotencyKey, accepted
-from app.api.deps import CurrentPrincipal, SessionDep
+from app.api.deps import CurrentPrincipal, SessionDep, SubmittingPrincipal
 from app.schemas.job import JobOptions, JobRead
 from app.schemas.tool import ToolRead
 from app.services import jobs as job_service
@@ -39,7 +39,7 @@ def _add_typed_submit_route(tool: AnyTool) -> None:
 
     def submit(
         session: SessionDep,
-        principal: CurrentPrincipal,
+        principal: SubmittingPrincipal,
         response: Response,
         body: Any,
         idempotency_key: IdempotencyKey = None,
