@@ -5,11 +5,13 @@ from pathlib import Path
 
 import redis
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 
 from app.api.api_v1.api import api_router
+from app.api.security_headers import SecurityHeaders
 from app.api.upload_limit import UploadSizeLimit
 from app.core.config import settings
 from app.services.errors import ServiceError
@@ -27,6 +29,26 @@ app = FastAPI(
 app.include_router(api_router, prefix=settings.API_V1_STR)
 app.add_middleware(
     UploadSizeLimit, path=f"{settings.API_V1_STR}/files", max_bytes=settings.MAX_UPLOAD_BYTES
+)
+if settings.cors_origins:
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        # Tokens and API keys travel in headers, never in cookies.
+        allow_credentials=False,
+        expose_headers=["Location", "ETag", "Retry-After", "X-Next-Offset"],
+    )
+# Added last, so outermost: CORS preflights and early refusals carry the headers too.
+app.add_middleware(
+    SecurityHeaders,
+    api_prefix=settings.API_V1_STR,
+    docs_paths=[
+        path
+        for path in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+        if path is not None
+    ],
 )
 
 

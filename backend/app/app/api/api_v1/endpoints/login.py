@@ -31,8 +31,8 @@ def login_access_token(
     response: Response,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
 ) -> Token:
-    # The client's address as the server sees it: behind a proxy, run uvicorn with
-    # --proxy-headers and --forwarded-allow-ips so that it is the client's, not the proxy's.
+    # The address the connection came from: behind a proxy, start uvicorn with
+    # --forwarded-allow-ips=<the proxy's address> so that this is the client's, not the proxy's.
     rate_limits.count_login(form.username, request.client.host if request.client else "unknown")
     user = user_service.authenticate(session, form.username, form.password)
     if user is None or not user.is_active:
