@@ -5,6 +5,8 @@ from pathlib import Path
 
 import redis
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -57,6 +59,15 @@ def service_error(_: Request, error: ServiceError) -> JSONResponse:
     return JSONResponse(
         status_code=error.status_code, content={"detail": error.detail}, headers=error.headers
     )
+
+
+@app.exception_handler(RequestValidationError)
+def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+    # FastAPI's own answer echoes each failing value as `input`, and for a missing field
+    # the whole object around it: a password, a token or a tool's secret input would come
+    # back in the body (and in whatever logs bodies). The field path and message suffice.
+    errors = [{key: value for key, value in e.items() if key != "input"} for e in error.errors()]
+    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(errors)})
 
 
 @app.exception_handler(OperationalError)
