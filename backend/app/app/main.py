@@ -66,8 +66,11 @@ def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
     # FastAPI's own answer echoes each failing value as `input`, and for a missing field
     # the whole object around it: a password, a token or a tool's secret input would come
     # back in the body (and in whatever logs bodies). The field path and message suffice.
-    errors = [{key: value for key, value in e.items() if key != "input"} for e in error.errors()]
-    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(errors)})
+    failures = [
+        {key: value for key, value in failure.items() if key != "input"}
+        for failure in error.errors()
+    ]
+    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(failures)})
 
 
 @app.exception_handler(OperationalError)
