@@ -8,11 +8,15 @@ from pathlib import Path
 
 import redis
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 
 from app.api.api_v1.api import api_router
+from app.api.security_headers import SecurityHeaders
 from app.api.upload_limit import UploadSizeLimit
 from app.core.config import settings
 from app.services import process_cache
@@ -41,11 +45,45 @@ app.include_router(api_router, prefix=settings.API_V1_STR)
 app.add_middleware(
     UploadSizeLimit, path=f"{settings.API_V1_STR}/files", max_bytes=settings.MAX_UPLOAD_BYTES
 )
+if settings.cors_origins:
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        # Tokens and API keys travel in headers, never in cookies.
+        allow_credentials=False,
+        expose_headers=["Location", "ETag", "Retry-After", "X-Next-Offset"],
+    )
+# Added last, so outermost: CORS preflights and early refusals carry the headers too.
+app.add_middleware(
+    SecurityHeaders,
+    api_prefix=settings.API_V1_STR,
+    docs_paths=[
+        path
+        for path in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+        if path is not None
+    ],
+)
 
 
 @app.exception_handler(ServiceError)
 def service_error(_: Request, error: ServiceError) -> JSONResponse:
-    return JSONResponse(status_code=error.status_code, content={"detail": error.detail})
+    return JSONResponse(
+        status_code=error.status_code, content={"detail": error.detail}, headers=error.headers
+    )
+
+
+@app.exception_handler(RequestValidationError)
+def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+    # FastAPI's own answer echoes each failing value as `input`, and for a missing field
+    # the whole object around it: a password, a token or a tool's secret input would come
+    # back in the body (and in whatever logs bodies). The field path and message suffice.
+    failures = [
+        {key: value for key, value in failure.items() if key != "input"}
+        for failure in error.errors()
+    ]
+    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(failures)})
 
 
 @app.exception_handler(OperationalError)

@@ -40,6 +40,7 @@ os.environ.update(
     RETRY_BACKOFF_SECONDS="0.2",
     HEARTBEAT_INTERVAL_SECONDS="0.5",
     WORKER_LOST_AFTER_SECONDS="3",
+    BACKEND_CORS_ORIGINS="http://ui.example.com, https://tools.example.org/",
 )
 
 # The test tools (stubborn, flaky) are installed like a tool package, by entry point,

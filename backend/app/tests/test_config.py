@@ -8,7 +8,9 @@ def settings(**values: object) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-@pytest.mark.parametrize("name", ["SECRET_KEY", "POSTGRES_PASSWORD", "FIRST_SUPERUSER_PASSWORD"])
+@pytest.mark.parametrize(
+    "name", ["SECRET_KEY", "POSTGRES_PASSWORD", "FIRST_SUPERUSER_PASSWORD", "WEBHOOK_SECRET"]
+)
 def test_changethis_secret_is_refused_outside_local(name: str) -> None:
     values = {"SECRET_KEY": "a-real-secret", name: "changethis"}
     with pytest.raises(ValidationError, match=name):
@@ -39,3 +41,21 @@ def test_broker_defaults_to_redis_url(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings(REDIS_URL="redis://cache:6379/2").broker_url == "redis://cache:6379/2"
     # kombu spells a unix socket differently from redis-py.
     assert settings(REDIS_URL="unix:///run/r.sock").broker_url == "redis+socket:///run/r.sock"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://localhost:5173, https://app.example.com/",
+        '["http://localhost:5173", "https://app.example.com"]',
+    ],
+)
+def test_cors_origins_are_a_comma_or_json_list(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("BACKEND_CORS_ORIGINS", value)
+    assert settings().cors_origins == ["http://localhost:5173", "https://app.example.com"]
+
+
+def test_cors_origins_must_be_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BACKEND_CORS_ORIGINS", "localhost:5173")
+    with pytest.raises(ValidationError, match="BACKEND_CORS_ORIGINS"):
+        settings()

@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, status
-from fastapi.security import OAuth2PasswordBearer
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -12,12 +12,15 @@ from app.core.config import settings
 from app.core.security import user_id_from_token
 from app.db.session import SessionLocal
 from app.schemas.user import Principal
+from app.services import api_keys as api_key_service
 from app.services import users as user_service
 
 # auto_error=False: a missing token is our 401 with our message, like a bad one.
 oauth2_scheme = OAuth2PasswordBearer(
     tokenUrl=f"{settings.API_V1_STR}/login/access-token", auto_error=False
 )
+# For scripts: a key made at /users/me/api-keys, accepted wherever a token is.
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
 async def get_session() -> AsyncIterator[Session]:
@@ -47,15 +50,21 @@ def _unauthorized(detail: str) -> HTTPException:
 
 async def get_current_principal(
     token: Annotated[str | None, Depends(oauth2_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Principal:
-    if token is None:
+    if token is not None:
+        user_id = user_id_from_token(token)
+        invalid = "invalid or expired token"
+    elif api_key is not None:
+        # Checked against Redis or the database on every request, so a revoked key
+        # fails at once in every process.
+        user_id = await run_in_threadpool(api_key_service.owner_of_api_key, api_key)
+        invalid = "invalid API key"
+    else:
         raise _unauthorized("not authenticated")
-    user_id = user_id_from_token(token)
-    if user_id is None:
-        raise _unauthorized("invalid or expired token")
-    principal = await user_service.principal(user_id)
+    principal = None if user_id is None else await user_service.principal(user_id)
     if principal is None or not principal.is_active:
-        raise _unauthorized("invalid or expired token")
+        raise _unauthorized(invalid)
     return principal
 
 

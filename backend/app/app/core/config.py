@@ -1,18 +1,28 @@
 """Application settings, read from the environment and the repository's `.env`."""
 
+import json
 import warnings
 from functools import cached_property
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import EmailStr, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AnyHttpUrl, BeforeValidator, EmailStr, Field, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # backend/app/app/core/config.py -> the repository root holds `.env`; in a container the
 # file is absent and compose passes the variables instead.
 _REPO_ENV_FILE = Path(__file__).resolve().parents[4] / ".env"
 
 DEFAULT_SECRET = "changethis"
+
+
+def _origin_list(value: Any) -> Any:
+    """Origins as a JSON list or, more simply, separated by commas."""
+    if isinstance(value, str):
+        if value.lstrip().startswith("["):
+            return json.loads(value)
+        return [origin.strip() for origin in value.split(",") if origin.strip()]
+    return value
 
 
 class Settings(BaseSettings):
@@ -26,6 +36,10 @@ class Settings(BaseSettings):
 
     SECRET_KEY: str
     ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=60 * 24 * 8, ge=1)
+
+    # Browser origins (scheme://host[:port]) whose pages may call the API (CORS); none by
+    # default. The placeholder page needs none: it only links to the API.
+    BACKEND_CORS_ORIGINS: Annotated[list[AnyHttpUrl], NoDecode, BeforeValidator(_origin_list)] = []
 
     # Either one DATABASE_URL or the POSTGRES_* parts (as in the full-stack template).
     DATABASE_URL: str | None = None
@@ -81,6 +95,19 @@ class Settings(BaseSettings):
     # Uploaded files and job artifacts; API and workers must share it (a volume in compose).
     STORAGE_DIR: Path | None = None
     MAX_UPLOAD_BYTES: int = Field(default=1024**3, ge=1)
+
+    # Rate limits per minute, counted in Redis (429 with Retry-After past them); 0 turns
+    # one off. Job submits (POST /jobs, /tools/{name}/jobs, /schedules/{id}/trigger)
+    # per principal:
+    RATE_LIMIT_SUBMIT_PER_MINUTE: int = Field(default=600, ge=0)
+    # Login attempts per account (the email tried) and per client address:
+    RATE_LIMIT_LOGIN_PER_MINUTE: int = Field(default=10, ge=0)
+    RATE_LIMIT_LOGIN_PER_ADDRESS_PER_MINUTE: int = Field(default=60, ge=0)
+
+    @property
+    def cors_origins(self) -> list[str]:
+        # A browser's Origin header has no path, not even "/".
+        return [str(origin).rstrip("/") for origin in self.BACKEND_CORS_ORIGINS]
 
     @property
     def storage_dir(self) -> Path:

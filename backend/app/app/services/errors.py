@@ -11,6 +11,11 @@ class ServiceError(Exception):
         super().__init__(detail)
         self.detail = detail
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries with the status and detail."""
+        return {}
+
 
 class NotFound(ServiceError):
     status_code = 404
@@ -43,3 +48,15 @@ class Gone(ServiceError):
     """It existed and was deleted on purpose (a retention tombstone keeps its id)."""
 
     status_code = 410
+
+
+class RateLimited(ServiceError):
+    status_code = 429
+
+    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}

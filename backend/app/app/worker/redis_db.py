@@ -1,4 +1,5 @@
-"""The hot state in Redis: job snapshots, progress ticks, heartbeats and cached principals.
+"""The hot state in Redis: job snapshots, progress ticks, heartbeats, cached principals and
+the owners of API keys.
 
 Redis may lose everything at any moment: PostgreSQL is the record and every reader
 falls back to it. A job's hash holds `snapshot` (the JSON of JobRead, written at each
@@ -11,6 +12,7 @@ import json
 import time
 import uuid
 from functools import cache
+from typing import Final, Literal
 from weakref import WeakKeyDictionary
 
 import redis
@@ -26,6 +28,8 @@ PREFIX = "tooljobs"
 PRINCIPAL_TTL_SECONDS = 300
 # API processes drop their copies of the principals and ended jobs named here.
 INVALIDATIONS_CHANNEL = f"{PREFIX}:invalidations"
+# What is cached for an API key while it is being revoked and for a while after.
+REVOKED_API_KEY: Final = "revoked"
 
 
 def job_key(job_id: uuid.UUID) -> str:
@@ -50,6 +54,10 @@ def log_key(job_id: uuid.UUID) -> str:
 
 def principal_key(user_id: uuid.UUID) -> str:
     return f"{PREFIX}:principal:{user_id}"
+
+
+def api_key_key(key_hash: str) -> str:
+    return f"{PREFIX}:api-key:{key_hash}"
 
 
 @cache
@@ -201,6 +209,29 @@ def forget_principal(user_id: uuid.UUID) -> None:
 
 def publish_invalidation(item: str) -> None:
     client().publish(INVALIDATIONS_CHANNEL, item)
+
+
+def save_api_key_owner(key_hash: str, owner_id: uuid.UUID) -> None:
+    """Cache whose the key is; never over what is there, so never over a revocation."""
+    client().set(api_key_key(key_hash), str(owner_id), ex=PRINCIPAL_TTL_SECONDS, nx=True)
+
+
+def load_api_key_owner(key_hash: str) -> uuid.UUID | Literal["revoked"] | None:
+    data = client().get(api_key_key(key_hash))
+    if data is None:
+        return None
+    text = data.decode() if isinstance(data, bytes) else data
+    return REVOKED_API_KEY if text == REVOKED_API_KEY else uuid.UUID(text)
+
+
+def mark_api_key_revoked(key_hash: str) -> None:
+    """Overwrite the cached owner, before the key's row is deleted.
+
+    A request that read the row just before the delete then cannot cache the key
+    again (save_api_key_owner adds only where nothing is cached), and the mark
+    outlives, by far, any request still between its read and its write.
+    """
+    client().set(api_key_key(key_hash), REVOKED_API_KEY, ex=PRINCIPAL_TTL_SECONDS)
 
 
 def forget_job(job_id: uuid.UUID) -> None:

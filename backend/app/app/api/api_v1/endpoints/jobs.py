@@ -15,7 +15,7 @@ from app.models.job import TERMINAL_STATES
 from app.schemas.file import ArtifactRead
 from app.schemas.job import JobCreate, JobFilters, JobPage, JobRead
 from app.services import artifacts as artifact_service
-from app.services import job_events
+from app.services import job_events, rate_limits
 from app.services import jobs as job_service
 from app.services import logs as log_service
 
@@ -26,6 +26,7 @@ SUBMIT_RESPONSES: Responses = {
     200: {"description": "The Idempotency-Key replayed an earlier submission: its job."},
     409: {"description": "The Idempotency-Key was used for a different request."},
     422: {"description": "Unknown tool, or inputs that fail the tool's model (see `loc`)."},
+    429: {"description": "Too many submissions: try again after `Retry-After` seconds."},
     503: {"description": "The queue is down; nothing was submitted."},
 }
 
@@ -66,6 +67,7 @@ def submit_job(
     body: JobCreate,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
+    rate_limits.count_submit(principal.id)
     job, created = job_service.submit_job(
         session, principal, body.tool, body.inputs, options=body, idempotency_key=idempotency_key
     )

@@ -8,6 +8,7 @@ from app.api.deps import CurrentPrincipal, Offset, SessionDep
 from app.api.responses import Responses, not_found
 from app.schemas.job import JobRead
 from app.schemas.schedule import ScheduleCreate, ScheduleRead, ScheduleUpdate
+from app.services import rate_limits
 from app.services import schedules as schedule_service
 
 router = APIRouter(prefix="/schedules", tags=["schedules"])
@@ -87,12 +88,14 @@ def delete_schedule(
     "/{schedule_id}/trigger",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Run a schedule now",
-    description="One job now, with the schedule's tool and inputs, outside its slots.",
+    description="One job now, with the schedule's tool and inputs, outside its slots. "
+    "Counts as a submit against the rate limit.",
     response_model=JobRead,
-    responses=NOT_FOUND,
+    responses={**NOT_FOUND, 429: {"description": "Too many submissions: see `Retry-After`."}},
 )
 def trigger_schedule(
     session: SessionDep, principal: CurrentPrincipal, schedule_id: uuid.UUID
 ) -> Response:
+    rate_limits.count_submit(principal.id)
     job = schedule_service.trigger_schedule(session, principal, schedule_id)
     return accepted(job, created=True)

@@ -9,6 +9,7 @@ from app.api.deps import CurrentPrincipal, SessionDep
 from app.schemas.job import JobOptions, JobRead
 from app.schemas.tool import ToolRead
 from app.services import jobs as job_service
+from app.services import rate_limits
 from app.services import tools as tool_service
 from app.tools.registry import AnyTool, tools_by_name
 
@@ -43,6 +44,7 @@ def _add_typed_submit_route(tool: AnyTool) -> None:
         body: Any,
         idempotency_key: IdempotencyKey = None,
     ) -> Response:
+        rate_limits.count_submit(principal.id)
         job, created = job_service.submit_job(
             session,
             principal,
