@@ -1,6 +1,5 @@
 """The FastAPI application."""
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,9 +29,10 @@ FRONTEND_DIR = Path(__file__).resolve().parents[3] / "frontend-placeholder"
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-    following = asyncio.create_task(process_cache.follow_invalidations())
+    follower = process_cache.InvalidationFollower()
+    follower.start()
     yield
-    following.cancel()
+    follower.stop()
 
 
 app = FastAPI(

@@ -7,7 +7,6 @@ process follows, so each drops its copy at once. A process that loses the channe
 forgets everything it holds, since it may have missed a message.
 """
 
-import asyncio
 import logging
 import threading
 import uuid
@@ -89,27 +88,40 @@ def _follow(following: bool) -> None:
         _ended_jobs.clear()
 
 
-async def follow_invalidations(retry_seconds: float = 1.0) -> None:
-    """Drop what other processes say changed; runs for the life of the API process."""
-    try:
-        while True:
+class InvalidationFollower:
+    """Drops what other processes say changed, from a thread of its own: a blocking
+    subscriber that never holds up the event loop, nor its shutdown."""
+
+    def __init__(self, retry_seconds: float = 1.0) -> None:
+        self._retry_seconds = retry_seconds
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cache-invalidations", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        _follow(False)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
             try:
-                await _follow_channel()
+                self._follow_channel()
             except (redis.RedisError, OSError, ValueError) as error:
                 logger.warning("cache invalidations lost (%r); retrying", error)
                 _follow(False)
-                await asyncio.sleep(retry_seconds)
-    finally:
-        _follow(False)
+                self._stopping.wait(self._retry_seconds)
 
-
-async def _follow_channel() -> None:
-    async with redis_db.async_client().pubsub() as pubsub:
-        await pubsub.subscribe(redis_db.INVALIDATIONS_CHANNEL)
-        # Anything published before the subscription may have been missed.
-        _follow(True)
-        async for message in pubsub.listen():
-            if message["type"] == "message":
-                kind, _, item_id = message["data"].decode().partition(":")
-                if kind in ("principal", "job"):
-                    _drop(kind, uuid.UUID(item_id))
+    def _follow_channel(self) -> None:
+        with redis_db.client().pubsub() as pubsub:  # type: ignore[no-untyped-call]
+            pubsub.subscribe(redis_db.INVALIDATIONS_CHANNEL)
+            # Anything published before the subscription may have been missed.
+            _follow(True)
+            while not self._stopping.is_set():
+                message = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+                if message is not None:
+                    kind, _, item_id = message["data"].decode().partition(":")
+                    if kind in ("principal", "job"):
+                        _drop(kind, uuid.UUID(item_id))
