@@ -12,5 +12,6 @@ from app.api.api_v1.endpoints import (
 )
 
 api_router = APIRouter()
-for endpoints in (login, users, api_keys, tools, jobs, files, schedules, health):
+# Routes are matched in this order: the ones polled most come first.
+for endpoints in (jobs, tools, files, schedules, users, api_keys, login, health):
     api_router.include_router(endpoints.router)
