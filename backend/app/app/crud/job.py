@@ -1,10 +1,12 @@
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import Row, and_, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from app.models.job import TERMINAL_STATES, Job, JobState, JobTombstone
 
@@ -28,21 +30,72 @@ def delete_job(session: Session, job_id: uuid.UUID) -> None:
 
 def transition_job(
     session: Session, job_id: uuid.UUID, from_states: Collection[JobState], **values: Any
-) -> Job | None:
-    """Update the job only if it is in one of `from_states`; None when it was not.
+) -> Row[Any] | None:
+    """Update the job only if it is in one of `from_states`: its new row, or None when it
+    was not.
 
     The state check and the write are one statement, so two processes racing on the
     same job (a worker finishing it, the reaper failing it) cannot both win.
     """
-    statement = (
-        update(Job)
-        .where(Job.id == job_id, Job.state.in_(list(from_states)))
-        .values(**values)
-        .returning(Job)
-        # populate_existing: a Job this session already loaded gets the new values too.
-        .execution_options(synchronize_session=False, populate_existing=True)
+    statement = _transition_statement(tuple(sorted(values)))
+    parameters = {f"new_{name}": value for name, value in values.items()}
+    return _execute_transition(session, statement, job_id, from_states, parameters)
+
+
+def start_job(
+    session: Session, job_id: uuid.UUID, from_states: Collection[JobState], now: datetime
+) -> Row[Any] | None:
+    """`transition_job` to running, with attempt + 1 and the progress of the last run reset."""
+    return _execute_transition(session, _start_statement(), job_id, from_states, {"now": now})
+
+
+def _execute_transition(
+    session: Session,
+    statement: ReturningUpdate[Any],
+    job_id: uuid.UUID,
+    from_states: Collection[JobState],
+    parameters: dict[str, Any],
+) -> Row[Any] | None:
+    # Core on the session's connection: a job's transitions are the worker's hottest SQL,
+    # and the ORM's bulk-update bookkeeping cost more than the statement itself.
+    parameters.update(job_id=job_id, from_states=list(from_states))
+    return session.connection().execute(statement, parameters).one_or_none()
+
+
+@cache
+def _transition_statement(columns: tuple[str, ...]) -> ReturningUpdate[Any]:
+    # Built once per set of columns: building a statement costs more than running it.
+    job = Job.__table__
+    return _guarded_update(
+        {name: bindparam(f"new_{name}", type_=job.c[name].type) for name in columns}
     )
-    return session.scalars(statement).one_or_none()
+
+
+@cache
+def _start_statement() -> ReturningUpdate[Any]:
+    job = Job.__table__
+    now = bindparam("now", type_=job.c.started_at.type)
+    return _guarded_update(
+        {
+            "state": JobState.running,
+            "attempt": Job.attempt + 1,
+            "started_at": now,
+            "updated_at": now,
+            "progress": 0.0,
+            "message": None,
+        }
+    )
+
+
+def _guarded_update(values: dict[str, Any]) -> ReturningUpdate[Any]:
+    return (
+        update(Job)
+        .where(
+            Job.id == bindparam("job_id"), Job.state.in_(bindparam("from_states", expanding=True))
+        )
+        .values(values)
+        .returning(*Job.__table__.c)
+    )
 
 
 def get_job_by_idempotency_key(session: Session, owner_id: uuid.UUID, key: str) -> Job | None:

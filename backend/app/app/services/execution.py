@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from celery.exceptions import SoftTimeLimitExceeded
 from pydantic import ValidationError
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from app.core.config import settings
@@ -27,7 +28,7 @@ from app.crud import job as job_crud
 from app.db.base_class import utcnow
 from app.db.session import SessionLocal
 from app.models.artifact import Artifact
-from app.models.job import TERMINAL_STATES, ErrorType, Job, JobState
+from app.models.job import TERMINAL_STATES, ErrorType, JobState
 from app.schemas.job import JobRead
 from app.services.hot_state import best_effort, mirror_job
 from app.services.jobs import send_job
@@ -143,19 +144,8 @@ def _start(job_id: uuid.UUID) -> JobRead | None:
     return snapshot
 
 
-def _take(session: Session, job_id: uuid.UUID, from_states: list[JobState]) -> Job | None:
-    now = utcnow()
-    return job_crud.transition_job(
-        session,
-        job_id,
-        from_states,
-        state=JobState.running,
-        attempt=Job.attempt + 1,
-        started_at=now,
-        updated_at=now,
-        progress=0.0,
-        message=None,
-    )
+def _take(session: Session, job_id: uuid.UUID, from_states: list[JobState]) -> Row[Any] | None:
+    return job_crud.start_job(session, job_id, from_states, utcnow())
 
 
 def _run_tool(job: JobRead, ctx: JobContext) -> dict[str, Any]:
