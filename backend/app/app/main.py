@@ -18,8 +18,10 @@ from app.api.api_v1.api import api_router
 from app.api.security_headers import SecurityHeaders
 from app.api.upload_limit import UploadSizeLimit
 from app.core.config import settings
-from app.services import process_cache
+from app.services import job_events, process_cache
 from app.services.errors import ServiceError
+from app.services.redis_follower import RedisFollower
+from app.worker import redis_db
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +31,13 @@ FRONTEND_DIR = Path(__file__).resolve().parents[3] / "frontend-placeholder"
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-    follower = process_cache.InvalidationFollower()
+    follower = RedisFollower(
+        {
+            redis_db.INVALIDATIONS_CHANNEL: process_cache.drop_invalidated,
+            redis_db.JOB_CHANNELS_PATTERN: job_events.deliver,
+        },
+        on_follow=process_cache.follow,
+    )
     follower.start()
     yield
     follower.stop()

@@ -1,22 +1,34 @@
-"""Waiting for a job without polling: Redis pub/sub on the job's channel.
+"""Waiting for a job without polling: the job's Redis channel, followed for the whole
+API process by one subscription (app.services.redis_follower) and handed out here to
+the requests waiting on that job.
 
 Each state transition publishes the full snapshot; progress ticks publish
-`{progress, message}`. Subscribers subscribe first and read the current snapshot
-second, so an end that happens in between is never missed.
+`{progress, message}`. A waiter listens first and reads the current snapshot second,
+so an end that happens in between is never missed; and it reads the snapshot again
+every RESYNC_SECONDS, in case a message went by while the subscription was lost.
 """
 
+import asyncio
 import json
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import redis
-import redis.asyncio as aioredis
 
-from app.core.config import settings
 from app.models.job import TERMINAL_STATES
 from app.schemas.job import JobRead
-from app.worker.redis_db import job_channel, job_key
+from app.worker.redis_db import async_client, job_channel, job_key
+
+RESYNC_SECONDS = 5.0
+
+Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Queue[bytes]"]
+
+# The requests waiting on each job's channel; the follower thread reads it.
+_waiters: dict[str, set[Waiter]] = {}
+_lock = threading.Lock()
 
 
 def event_id(job: JobRead) -> str:
@@ -33,29 +45,59 @@ async def wait_until_ended(job: JobRead, timeout_seconds: float) -> None:
 
 async def job_updates(job: JobRead, *, timeout_seconds: float | None) -> AsyncIterator[JobRead]:
     """The job now, then each change until it ended (or the time is up)."""
+    deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
     try:
-        async with (
-            aioredis.Redis.from_url(settings.REDIS_URL) as client,
-            client.pubsub() as pubsub,
-        ):
-            await pubsub.subscribe(job_channel(job.id))
-            stored = await client.hget(job_key(job.id), "snapshot")
-            current = job if stored is None else JobRead.model_validate_json(stored)
+        with _listening(job) as messages:
+            current = await _stored(job)
             yield current
-            deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
             while current.state not in TERMINAL_STATES:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return
-                message = await pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=min(remaining or 15.0, 15.0)
-                )
-                if message is None:
+                try:
+                    data = await asyncio.wait_for(
+                        messages.get(), min(remaining or RESYNC_SECONDS, RESYNC_SECONDS)
+                    )
+                except TimeoutError:
+                    stored = await _stored(current)
+                    if stored.updated_at > current.updated_at:
+                        current = stored
+                        yield current
                     continue
-                current = _apply(current, json.loads(message["data"]))
+                current = _apply(current, json.loads(data))
                 yield current
     except redis.RedisError:
         return
+
+
+def deliver(channel: str, data: bytes) -> None:
+    """RedisFollower's handler of job channels: a copy to each request waiting on it."""
+    with _lock:
+        waiters = list(_waiters.get(channel, ()))
+    for loop, messages in waiters:
+        with suppress(RuntimeError):  # the waiter's event loop has closed
+            loop.call_soon_threadsafe(messages.put_nowait, data)
+
+
+@contextmanager
+def _listening(job: JobRead) -> Iterator["asyncio.Queue[bytes]"]:
+    channel = job_channel(job.id)
+    waiter: Waiter = (asyncio.get_running_loop(), asyncio.Queue())
+    with _lock:
+        _waiters.setdefault(channel, set()).add(waiter)
+    try:
+        yield waiter[1]
+    finally:
+        with _lock:
+            _waiters[channel].discard(waiter)
+            if not _waiters[channel]:
+                del _waiters[channel]
+
+
+async def _stored(job: JobRead) -> JobRead:
+    """The job's snapshot in Redis, or `job` when Redis holds none (a reader re-fills it)."""
+    stored: bytes | None = await async_client().hget(job_key(job.id), "snapshot")  # type: ignore[assignment]
+    return job if stored is None else JobRead.model_validate_json(stored)
 
 
 def _apply(current: JobRead, published: dict[str, Any]) -> JobRead:

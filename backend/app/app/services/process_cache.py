@@ -72,15 +72,17 @@ def forget(kind: Kind, item_id: uuid.UUID) -> None:
         logger.warning("could not publish cache invalidation: %r", error)
 
 
-def _drop(kind: Kind, item_id: uuid.UUID) -> None:
+def _drop(kind: str, item_id: uuid.UUID) -> None:
     with _lock:
         if kind == "principal":
             _principals.pop(item_id, None)
-        else:
+        elif kind == "job":
             _ended_jobs.pop(item_id, None)
 
 
-def _follow(following: bool) -> None:
+def follow(following: bool) -> None:
+    """Whether this process hears every invalidation: it keeps copies only while it does,
+    and forgets all it holds whenever that changes, since it may have missed a message."""
     global _following
     with _lock:
         _following = following
@@ -88,40 +90,7 @@ def _follow(following: bool) -> None:
         _ended_jobs.clear()
 
 
-class InvalidationFollower:
-    """Drops what other processes say changed, from a thread of its own: a blocking
-    subscriber that never holds up the event loop, nor its shutdown."""
-
-    def __init__(self, retry_seconds: float = 1.0) -> None:
-        self._retry_seconds = retry_seconds
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="cache-invalidations", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=5)
-        _follow(False)
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self._follow_channel()
-            except (redis.RedisError, OSError, ValueError) as error:
-                logger.warning("cache invalidations lost (%r); retrying", error)
-                _follow(False)
-                self._stopping.wait(self._retry_seconds)
-
-    def _follow_channel(self) -> None:
-        with redis_db.client().pubsub() as pubsub:  # type: ignore[no-untyped-call]
-            pubsub.subscribe(redis_db.INVALIDATIONS_CHANNEL)
-            # Anything published before the subscription may have been missed.
-            _follow(True)
-            while not self._stopping.is_set():
-                message = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
-                if message is not None:
-                    kind, _, item_id = message["data"].decode().partition(":")
-                    if kind in ("principal", "job"):
-                        _drop(kind, uuid.UUID(item_id))
+def drop_invalidated(_channel: str, item: bytes) -> None:
+    """RedisFollower's handler of the invalidations channel."""
+    kind, _, item_id = item.decode().partition(":")
+    _drop(kind, uuid.UUID(item_id))

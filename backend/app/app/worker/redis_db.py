@@ -40,6 +40,10 @@ def job_channel(job_id: uuid.UUID) -> str:
     return f"{PREFIX}:job:{job_id}:events"
 
 
+# Every job's channel, for API processes that follow them all on one connection.
+JOB_CHANNELS_PATTERN = f"{PREFIX}:job:*:events"
+
+
 def heartbeat_key(job_id: uuid.UUID) -> str:
     return f"{PREFIX}:heartbeat:{job_id}"
 

@@ -1,0 +1,71 @@
+"""Waiting on jobs (`?wait=`, and the SSE stream built on the same updates): every
+request of an API process shares its one Redis subscription."""
+
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.models.job import JobState
+from app.schemas.job import JobRead
+from app.services import job_events
+from app.worker import redis_db
+from tests.conftest import submit_tool_job, wait_until
+
+WAITERS = 8
+
+
+def pubsub_connections() -> int:
+    return len(redis_db.client().client_list(_type="pubsub"))
+
+
+def test_waiters_share_one_subscription_and_all_hear_the_end(
+    client: TestClient, user_headers: dict[str, str]
+) -> None:
+    # No worker runs here: the job stays queued until it is cancelled.
+    job = submit_tool_job(client, user_headers, "echo", {"message": "hi"})
+    channel = redis_db.job_channel(uuid.UUID(job["id"]))
+    wait_until(lambda: pubsub_connections() >= 1)
+    before = pubsub_connections()
+
+    def wait() -> tuple[dict[str, Any], float]:
+        started = time.monotonic()
+        response = client.get(f"/api/v1/jobs/{job['id']}?wait=30", headers=user_headers)
+        return response.json(), time.monotonic() - started
+
+    with ThreadPoolExecutor(WAITERS) as pool:
+        waits = [pool.submit(wait) for _ in range(WAITERS)]
+        wait_until(lambda: len(job_events._waiters.get(channel, ())) == WAITERS)
+        assert pubsub_connections() == before
+        cancelled = client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=user_headers)
+        assert cancelled.status_code == 200
+        answers = [future.result(timeout=30) for future in waits]
+
+    assert [body["state"] for body, _ in answers] == ["cancelled"] * WAITERS
+    # Told by the message, not by reading the snapshot again.
+    assert max(seconds for _, seconds in answers) < job_events.RESYNC_SECONDS / 2
+    assert job_events._waiters == {}
+
+
+def test_a_missed_message_is_made_up_by_reading_the_snapshot_again(
+    client: TestClient, user_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(job_events, "RESYNC_SECONDS", 0.2)
+    job = submit_tool_job(client, user_headers, "echo", {"message": "hi"})
+    ended = JobRead.model_validate(
+        {**job, "state": JobState.failed, "updated_at": "2099-01-01T00:00:00Z"}
+    )
+
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(client.get, f"/api/v1/jobs/{job['id']}?wait=30", headers=user_headers)
+        wait_until(lambda: redis_db.job_channel(uuid.UUID(job["id"])) in job_events._waiters)
+        # A transition whose message was lost: in Redis, never published.
+        redis_db.save_job(ended, publish=False)
+        started = time.monotonic()
+        response = waiting.result(timeout=30)
+
+    assert time.monotonic() - started < 5
+    assert response.json()["state"] == "failed"
