@@ -1,9 +1,11 @@
 """Waiting on jobs (`?wait=`, and the SSE stream built on the same updates): every
 request of an API process shares its one Redis subscription."""
 
+import asyncio
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -69,3 +71,23 @@ def test_a_missed_message_is_made_up_by_reading_the_snapshot_again(
 
     assert time.monotonic() - started < 5
     assert response.json()["state"] == "failed"
+
+
+def test_a_message_sent_before_the_snapshot_was_read_is_not_news(
+    client: TestClient, user_headers: dict[str, str]
+) -> None:
+    job = JobRead.model_validate(submit_tool_job(client, user_headers, "echo", {"message": "hi"}))
+    channel = redis_db.job_channel(job.id)
+    ended = job.model_copy(update={"state": JobState.cancelled, "updated_at": datetime.now(UTC)})
+
+    async def follow() -> list[JobRead]:
+        seen = []
+        async for current in job_events.job_updates(job, timeout_seconds=10):
+            seen.append(current)
+            if len(seen) == 1:
+                # What the follower thread may hand over late: the snapshot already read.
+                job_events.deliver(channel, job.model_dump_json().encode())
+                job_events.deliver(channel, ended.model_dump_json().encode())
+        return seen
+
+    assert [current.state for current in asyncio.run(follow())] == ["queued", "cancelled"]

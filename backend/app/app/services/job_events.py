@@ -64,7 +64,14 @@ async def job_updates(job: JobRead, *, timeout_seconds: float | None) -> AsyncIt
                         current = stored
                         yield current
                     continue
-                current = _apply(current, json.loads(data))
+                updated = _apply(current, json.loads(data))
+                # The follower may hand over, just after this request began to listen, a
+                # message sent before the snapshot it read: that is no news.
+                if updated.updated_at < current.updated_at or event_id(updated) == event_id(
+                    current
+                ):
+                    continue
+                current = updated
                 yield current
     except redis.RedisError:
         return
