@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 
+from app.api import metrics
 from app.api.api_v1.api import api_router
 from app.api.security_headers import SecurityHeaders
 from app.api.upload_limit import UploadSizeLimit
@@ -50,6 +51,7 @@ app = FastAPI(
     openapi_url=f"{settings.API_V1_STR}/openapi.json",
 )
 app.include_router(api_router, prefix=settings.API_V1_STR)
+app.include_router(metrics.router)
 app.add_middleware(
     UploadSizeLimit, path=f"{settings.API_V1_STR}/files", max_bytes=settings.MAX_UPLOAD_BYTES
 )

@@ -4,7 +4,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, or_, select, update
+from sqlalchemy import Row, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningUpdate
 
@@ -176,3 +176,13 @@ def get_tombstone(session: Session, job_id: uuid.UUID) -> JobTombstone | None:
 def list_running_job_ids(session: Session, *, started_before: datetime) -> Sequence[uuid.UUID]:
     statement = select(Job.id).where(Job.state == JobState.running, Job.started_at < started_before)
     return session.scalars(statement).all()
+
+
+def count_live_jobs(session: Session) -> Sequence[Row[str, JobState, int]]:
+    """(tool, state, count) of the jobs not yet ended."""
+    statement = (
+        select(Job.tool, Job.state, func.count())
+        .where(Job.state.not_in(list(TERMINAL_STATES)))
+        .group_by(Job.tool, Job.state)
+    )
+    return session.execute(statement).all()

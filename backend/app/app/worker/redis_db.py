@@ -32,6 +32,11 @@ INVALIDATIONS_CHANNEL = f"{PREFIX}:invalidations"
 REVOKED_API_KEY: Final = "revoked"
 
 
+# Jobs that ended, by tool and state, since Redis last lost its data.
+ENDED_JOBS_KEY = f"{PREFIX}:metrics:ended-jobs"
+ENDED_JOBS_SEPARATOR = "|"  # never in a state, so the last one in a field splits it
+
+
 def job_key(job_id: uuid.UUID) -> str:
     return f"{PREFIX}:job:{job_id}"
 
@@ -88,15 +93,19 @@ def async_client() -> aioredis.Redis:
 # Redis from PostgreSQL must never overwrite a newer transition mirrored by a worker.
 # `owner` and `state` beside the snapshot let a reader authorise without parsing it. An
 # ended job's live log goes with its last transition: readers then use the stored log.
+# The move of a stored job from a live state to its end is counted for /metrics.
 _SAVE_NEWER_SNAPSHOT = """
-local stored = redis.call('HGET', KEYS[1], 'version')
-if stored and tonumber(stored) > tonumber(ARGV[2]) then return 0 end
+local stored = redis.call('HMGET', KEYS[1], 'version', 'state')
+if stored[1] and tonumber(stored[1]) > tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], 'snapshot', ARGV[1], 'version', ARGV[2], 'owner', ARGV[4],
   'state', ARGV[7])
 redis.call('HDEL', KEYS[1], 'progress', 'message')
 if ARGV[6] == '1' then redis.call('HSET', KEYS[1], 'sent', 1) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-if ARGV[8] == '1' then redis.call('DEL', KEYS[3]) end
+if ARGV[8] == '1' then
+  redis.call('DEL', KEYS[3])
+  if stored[2] and stored[2] ~= ARGV[7] then redis.call('HINCRBY', KEYS[4], ARGV[9], 1) end
+end
 if ARGV[5] == '1' then redis.call('PUBLISH', KEYS[2], ARGV[1]) end
 return 1
 """
@@ -114,7 +123,7 @@ def save_job(job: JobRead, *, publish: bool = True, sent: bool = False) -> bool:
     False when Redis already holds a newer snapshot of this job.
     """
     written = _save_newer_snapshot()(
-        keys=[job_key(job.id), job_channel(job.id), log_key(job.id)],
+        keys=[job_key(job.id), job_channel(job.id), log_key(job.id), ENDED_JOBS_KEY],
         args=[
             job.model_dump_json(),
             job.updated_at.timestamp(),
@@ -124,6 +133,7 @@ def save_job(job: JobRead, *, publish: bool = True, sent: bool = False) -> bool:
             int(sent),
             job.state.value,
             int(job.state.is_terminal),
+            f"{job.tool}{ENDED_JOBS_SEPARATOR}{job.state.value}",
         ],
     )
     return bool(written)
@@ -236,6 +246,15 @@ def mark_api_key_revoked(key_hash: str) -> None:
     outlives, by far, any request still between its read and its write.
     """
     client().set(api_key_key(key_hash), REVOKED_API_KEY, ex=PRINCIPAL_TTL_SECONDS)
+
+
+def ended_job_counts() -> dict[tuple[str, str], int]:
+    """How many jobs ended, by (tool, state)."""
+    counts: dict[bytes, bytes] = client().hgetall(ENDED_JOBS_KEY)  # type: ignore[assignment]
+    return {
+        tuple(field.decode().rsplit(ENDED_JOBS_SEPARATOR, 1)): int(count)  # type: ignore[misc]
+        for field, count in counts.items()
+    }
 
 
 def forget_job(job_id: uuid.UUID) -> None:
