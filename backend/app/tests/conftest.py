@@ -57,7 +57,11 @@ from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from app.core.celery_app import celery_app  # noqa: E402
-from app.core.security import create_access_token, hash_password  # noqa: E402
+from app.core.security import (  # noqa: E402
+    create_access_token,
+    hash_password,
+    user_id_from_token,
+)
 from app.crud import job as job_crud  # noqa: E402
 from app.crud import user as user_crud  # noqa: E402
 from app.db.base_class import utcnow  # noqa: E402
@@ -65,6 +69,8 @@ from app.db.init_db import create_database_if_missing  # noqa: E402
 from app.db.session import SessionLocal, engine  # noqa: E402
 from app.main import app  # noqa: E402
 from app.models.job import Job, JobState  # noqa: E402
+from app.schemas.user import Principal  # noqa: E402
+from app.services import api_keys as api_key_service  # noqa: E402
 from app.worker import redis_db  # noqa: E402
 
 T = TypeVar("T")
@@ -120,6 +126,15 @@ def make_user(email: str, *, is_superuser: bool = False, password: str = "passwo
         )
         session.commit()
         return create_access_token(user.id)
+
+
+def make_api_key(token: str, name: str = "script") -> str:
+    """A new API key of the token's user; returns its secret."""
+    user_id = user_id_from_token(token)
+    assert user_id is not None
+    with SessionLocal() as session:
+        owner = Principal(id=user_id, is_active=True, is_superuser=False)
+        return api_key_service.create_api_key(session, owner, name)[1]
 
 
 def running_job(*, attempt: int, max_attempts: int, started_seconds_ago: float) -> uuid.UUID:
