@@ -39,7 +39,9 @@ CONFIG = SchemathesisConfig.from_dict(
     }
 )
 
-schema = schemathesis.openapi.from_asgi(f"{app_settings.API_V1_STR}/openapi.json", app, config=CONFIG)
+schema = schemathesis.openapi.from_asgi(
+    f"{app_settings.API_V1_STR}/openapi.json", app, config=CONFIG
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
