@@ -36,7 +36,7 @@ def upload_file(
         session,
         principal,
         name=plain_file_name(file.filename),
-        content_type=file.content_type or "application/octet-stream",
+        content_type=file.content_type,
         chunks=read_chunks(file.file),
     )
     return FileRead.model_validate(stored)

@@ -35,6 +35,8 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         max_length=255,
+        # No control characters: PostgreSQL text cannot hold NUL, and none belongs in a key.
+        pattern=r"^[^\x00-\x1f\x7f]+$",
         description="Submitting again with the same key and request gives the same job.",
     ),
 ]
