@@ -21,16 +21,10 @@ from sqlalchemy import update
 
 from app.core.config import settings
 from app.core.security import JWT_ALGORITHM, user_id_from_token
-from app.core.storage import storage
-from app.crud import artifact as artifact_crud
-from app.crud import job as job_crud
 from app.db.session import SessionLocal
 from app.main import app
-from app.models.artifact import Artifact
-from app.models.job import Job, JobState
 from app.models.user import User
-from app.services.storage_keys import artifact_key
-from tests.conftest import auth, make_api_key, make_user
+from tests.conftest import auth, ended_job, make_api_key, make_user
 
 API = settings.API_V1_STR
 OWNER_PASSWORD = "owner-password-123"
@@ -94,35 +88,7 @@ class World:
     made: list[str] = field(default_factory=list)
 
     def ended_job(self) -> uuid.UUID:
-        """A succeeded job of the owner's with one artifact, `out.txt`."""
-        with SessionLocal() as session:
-            job = job_crud.create_job(
-                session,
-                Job(
-                    owner_id=self.owner_id,
-                    tool="echo",
-                    tool_version="1.0.0",
-                    inputs={"message": "hi"},
-                    state=JobState.succeeded,
-                    outputs={"message": "hi", "payload": None},
-                    finished_at=datetime.now(UTC),
-                ),
-            )
-            stored = storage().write(artifact_key(job.id, "out.txt"), [b"hi\n"])
-            artifact_crud.add_artifacts(
-                session,
-                [
-                    Artifact(
-                        job_id=job.id,
-                        name="out.txt",
-                        content_type="text/plain",
-                        size=stored.size,
-                        sha256=stored.sha256,
-                    )
-                ],
-            )
-            session.commit()
-            return job.id
+        return ended_job(self.owner_id, {"out.txt": b"hi\n"})
 
     def queued_job(self) -> str:
         return self._made_by_owner("/jobs", json={"tool": "echo", "inputs": {"message": "hi"}})

@@ -78,7 +78,11 @@ def get_file(session: Session, principal: Principal, file_id: uuid.UUID) -> File
 
 
 def open_content(file: File) -> BinaryIO:
-    return storage().open(file_key(file.id))
+    try:
+        return storage().open(file_key(file.id))
+    except (FileNotFoundError, ValueError):
+        # Its bytes are gone, or a link in storage leads out of it: nothing to serve.
+        raise NotFound("file not found") from None
 
 
 def delete_file(session: Session, principal: Principal, file_id: uuid.UUID) -> None:
