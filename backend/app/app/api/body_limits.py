@@ -101,6 +101,14 @@ class BodyLimits:
                 return
             await self.app(scope, receive, send)
             return
+        if (
+            not declared
+            and "transfer-encoding" not in headers
+            and scope.get("http_version", "1.1") in {"1.0", "1.1"}
+        ):
+            # HTTP/1 without either header has no body (every poll): nothing to read.
+            await self.app(scope, receive, send)
+            return
         too_large = _too_large(
             f"the request body is larger than MAX_REQUEST_BYTES ({self.max_request_bytes} bytes)"
         )
