@@ -4,6 +4,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import redis
 from fastapi import FastAPI, Request
@@ -16,8 +17,9 @@ from sqlalchemy.exc import OperationalError
 
 from app.api import metrics
 from app.api.api_v1.api import api_router
+from app.api.body_limits import BodyLimits
 from app.api.security_headers import SecurityHeaders
-from app.api.upload_limit import UploadSizeLimit
+from app.api.unmatched import unmatched_api_route
 from app.core.config import settings
 from app.services import job_events, process_cache
 from app.services.errors import ServiceError
@@ -52,8 +54,15 @@ app = FastAPI(
 )
 app.include_router(api_router, prefix=settings.API_V1_STR)
 app.include_router(metrics.router)
+# After every API route, before the front end's mount at `/`.
+app.router.routes.append(unmatched_api_route(app.router, settings.API_V1_STR))
 app.add_middleware(
-    UploadSizeLimit, path=f"{settings.API_V1_STR}/files", max_bytes=settings.MAX_UPLOAD_BYTES
+    BodyLimits,
+    api_prefix=settings.API_V1_STR,
+    upload_path=f"{settings.API_V1_STR}/files",
+    max_upload_bytes=settings.MAX_UPLOAD_BYTES,
+    max_request_bytes=settings.MAX_REQUEST_BYTES,
+    max_json_depth=settings.MAX_JSON_DEPTH,
 )
 if settings.cors_origins:
     app.add_middleware(
@@ -85,7 +94,7 @@ def service_error(_: Request, error: ServiceError) -> JSONResponse:
 
 
 @app.exception_handler(RequestValidationError)
-def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
     # FastAPI's own answer echoes each failing value as `input`, and for a missing field
     # the whole object around it: a password, a token or a tool's secret input would come
     # back in the body (and in whatever logs bodies). The field path and message suffice.
@@ -93,7 +102,22 @@ def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
         {key: value for key, value in failure.items() if key != "input"}
         for failure in error.errors()
     ]
+    if _body_is_not_json(request, failures):
+        return JSONResponse(
+            status_code=415, content={"detail": "send the body as application/json"}
+        )
     return JSONResponse(status_code=422, content={"detail": jsonable_encoder(failures)})
+
+
+def _body_is_not_json(request: Request, failures: list[dict[str, Any]]) -> bool:
+    """A JSON route was sent a body of another type (FastAPI reads it as bytes, and the
+    body as a whole fails); an empty body is only a missing one."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type == "application/json" or media_type.endswith("+json"):
+        return False
+    return any(
+        tuple(failure["loc"]) == ("body",) and failure["type"] != "missing" for failure in failures
+    )
 
 
 @app.exception_handler(OperationalError)

@@ -57,14 +57,24 @@ from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from app.core.celery_app import celery_app  # noqa: E402
-from app.core.security import create_access_token, hash_password  # noqa: E402
+from app.core.security import (  # noqa: E402
+    create_access_token,
+    hash_password,
+    user_id_from_token,
+)
+from app.core.storage import storage  # noqa: E402
+from app.crud import artifact as artifact_crud  # noqa: E402
 from app.crud import job as job_crud  # noqa: E402
 from app.crud import user as user_crud  # noqa: E402
 from app.db.base_class import utcnow  # noqa: E402
 from app.db.init_db import create_database_if_missing  # noqa: E402
 from app.db.session import SessionLocal, engine  # noqa: E402
 from app.main import app  # noqa: E402
+from app.models.artifact import Artifact  # noqa: E402
 from app.models.job import Job, JobState  # noqa: E402
+from app.schemas.user import Principal  # noqa: E402
+from app.services import api_keys as api_key_service  # noqa: E402
+from app.services.storage_keys import artifact_key  # noqa: E402
 from app.worker import redis_db  # noqa: E402
 
 T = TypeVar("T")
@@ -120,6 +130,47 @@ def make_user(email: str, *, is_superuser: bool = False, password: str = "passwo
         )
         session.commit()
         return create_access_token(user.id)
+
+
+def make_api_key(token: str, name: str = "script") -> str:
+    """A new API key of the token's user; returns its secret."""
+    user_id = user_id_from_token(token)
+    assert user_id is not None
+    with SessionLocal() as session:
+        owner = Principal(id=user_id, is_active=True, is_superuser=False)
+        return api_key_service.create_api_key(session, owner, name)[1]
+
+
+def ended_job(owner_id: uuid.UUID, artifacts: dict[str, bytes] | None = None) -> uuid.UUID:
+    """A succeeded echo job of the owner's, with these artifacts (name: content)."""
+    with SessionLocal() as session:
+        job = job_crud.create_job(
+            session,
+            Job(
+                owner_id=owner_id,
+                tool="echo",
+                tool_version="1.0.0",
+                inputs={"message": "hi"},
+                state=JobState.succeeded,
+                outputs={"message": "hi", "payload": None},
+                finished_at=utcnow(),
+            ),
+        )
+        kept = []
+        for name, content in (artifacts or {}).items():
+            stored = storage().write(artifact_key(job.id, name), [content])
+            kept.append(
+                Artifact(
+                    job_id=job.id,
+                    name=name,
+                    content_type="text/plain",
+                    size=stored.size,
+                    sha256=stored.sha256,
+                )
+            )
+        artifact_crud.add_artifacts(session, kept)
+        session.commit()
+        return job.id
 
 
 def running_job(*, attempt: int, max_attempts: int, started_seconds_ago: float) -> uuid.UUID:

@@ -3,17 +3,20 @@
 import gzip
 import hashlib
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.core.config import settings
+from app.core.storage import LocalStorage
 from app.crud import job as job_crud
 from app.db.session import SessionLocal
 from app.models.job import Job
 from app.services.execution import execute_job
-from tests.conftest import wait_for_end
+from app.services.storage_keys import artifact_key, file_key
+from tests.conftest import ended_job, wait_for_end
 
 CONTENT = b"the quick brown fox\njumps over the lazy dog\n" * 2000
 
@@ -219,3 +222,71 @@ def test_a_file_deleted_before_the_job_ran_fails_the_job(
     assert ended["state"] == "failed"
     assert ended["error"]["type"] == "tool_error"
     assert "deleted" in ended["error"]["message"]
+
+
+def owner_id(client: TestClient, headers: dict[str, str]) -> uuid.UUID:
+    return uuid.UUID(client.get("/api/v1/users/me", headers=headers).json()["id"])
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "...",
+        "%2e%2e",
+        "..%2F..%2F..%2Fetc%2Fpasswd",
+        "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "%252e%252e%252fetc%252fpasswd",
+        "..%5C..%5Cetc%5Cpasswd",
+        "%5Cetc%5Cpasswd",
+        "%2F%2Fetc%2Fpasswd",
+        "C:%5Cwindows%5Cwin.ini",
+        "out.txt%00.png",
+        "out.txt%2F",
+        "%C0%AE%C0%AE%2Fetc%2Fpasswd",
+        "out.txt%0A",
+    ],
+)
+def test_artifact_names_that_are_not_plain_file_names_are_404_without_a_worker(
+    client: TestClient, user_headers: dict[str, str], name: str
+) -> None:
+    job_id = ended_job(owner_id(client, user_headers), {"out.txt": b"mine\n"})
+    url = f"/api/v1/jobs/{job_id}/artifacts"
+    assert client.get(f"{url}/out.txt", headers=user_headers).content == b"mine\n"
+    response = client.get(f"{url}/{name}", headers=user_headers)
+    # An encoded `/` arrives as one, so the path is no route's (a JSON 404 all the same).
+    assert response.status_code == 404
+    assert response.json()["detail"] in {"artifact not found", "Not Found"}
+
+
+def test_a_link_in_storage_that_leads_out_is_not_followed(
+    client: TestClient, user_headers: dict[str, str], tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"root:x:0:0\n")
+    job_id = ended_job(owner_id(client, user_headers), {"out.txt": b"mine\n"})
+    stored = settings.storage_dir / artifact_key(job_id, "out.txt")
+    # However it got there, a link where the artifact's bytes were.
+    stored.unlink()
+    stored.symlink_to(secret)
+    response = client.get(f"/api/v1/jobs/{job_id}/artifacts/out.txt", headers=user_headers)
+    assert response.status_code == 404
+    assert b"root:" not in response.content
+    file = upload(client, user_headers)
+    stored_file = settings.storage_dir / file_key(uuid.UUID(file["id"]))
+    stored_file.unlink()
+    stored_file.symlink_to(secret)
+    content = client.get(f"/api/v1/files/{file['id']}/content", headers=user_headers)
+    assert content.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["../outside", "/etc/passwd", "files/../../outside", "files/../..", ".", "jobs/.."],
+)
+def test_storage_refuses_keys_that_leave_its_root(key: str, tmp_path: Path) -> None:
+    local = LocalStorage(tmp_path / "root")
+    with pytest.raises(ValueError, match="leaves the storage root"):
+        local.write(key, [b"x"])
+    with pytest.raises(ValueError, match="leaves the storage root"):
+        local.open(key)
+    assert not (tmp_path / "outside").exists()

@@ -14,7 +14,7 @@ import pytest
 from pydantic import BaseModel
 
 from app.core.config import settings
-from app.tools.base import ToolError, ToolTimeout
+from app.tools.base import Tool, ToolError, ToolTimeout
 from app.tools.builtin.compress import Compress
 from app.tools.command_line import CommandLineTool, CompletedProgram
 from app.tools.context import JobCancelled, JobContext
@@ -201,13 +201,42 @@ class PrintArgument(CommandLineTool[PrintInputs, PrintOutputs]):
         return PrintOutputs(returncode=program.returncode)
 
 
+@pytest.mark.parametrize(
+    "template",
+    [
+        '"; rm -rf / ; echo $(whoami) `id` && touch {pwned}',
+        "; touch {pwned}",
+        "$(touch {pwned})",
+        "`touch {pwned}`",
+        "x | touch {pwned}",
+        "x & touch {pwned} &",
+        "x' ; touch {pwned} ; '",
+        "${{IFS}}touch${{IFS}}{pwned}",
+        "*",
+        "~",
+        "--help",
+        "a b\tc",
+        "→ ünïcødé ☃",
+    ],
+)
 def test_an_input_reaches_the_program_as_one_literal_argument(
-    runner: ToolRunner, tmp_path: Path
+    runner: ToolRunner, tmp_path: Path, template: str
 ) -> None:
-    hostile = '"; rm -rf / ; echo $(whoami) `id` && touch ' + str(tmp_path / "pwned")
+    hostile = template.format(pwned=tmp_path / "pwned")
     run = runner.run(PrintArgument, {"text": hostile})
+    # Verbatim (no glob, no ~, no $ expansion), and one argument: argv is [-c, hostile].
     assert f"[stdout] [{hostile}] 2" in run.logs
     assert not (tmp_path / "pwned").exists()
+
+
+def test_a_line_break_in_an_input_stays_inside_the_one_argument(runner: ToolRunner) -> None:
+    run = runner.run(PrintArgument, {"text": "a\nrm -rf /"})
+    assert run.logs[:2] == ["[stdout] [a", "[stdout] rm -rf /] 2"]
+
+
+def test_a_nul_in_an_argument_is_a_tool_error_not_a_crash(runner: ToolRunner) -> None:
+    with pytest.raises(ToolError, match="cannot start"):
+        runner.run(PrintArgument, {"text": "a\x00b"})
 
 
 def test_the_program_sees_only_allowed_environment_variables(
@@ -261,6 +290,48 @@ def test_output_files_matching_the_globs_become_artifacts(runner: ToolRunner) ->
     run = runner.run(ShellScript, {"text": "echo a > a.out; echo b > b.txt"})
     assert list(run.artifacts) == ["a.out"]
     assert run.artifacts["a.out"].read_text() == "a\n"
+
+
+class DeepScript(ShellScript):
+    """Collects `*.out` files in every folder below its own."""
+
+    name = "deep-script"
+    artifact_globs: ClassVar[tuple[str, ...]] = ("**/*.out",)
+
+
+def test_links_a_program_leaves_are_not_collected_as_artifacts(
+    runner: ToolRunner, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.out").write_text("not the job's\n")
+    script = (
+        f"ln -s {outside / 'secret.out'} leak.out; ln -s {outside} folder; "
+        "ln -s /etc/passwd passwd.out; mkdir own; echo mine > own/kept.out"
+    )
+    run = runner.run(DeepScript, {"text": script})
+    assert list(run.artifacts) == ["kept.out"]
+    assert run.artifacts["kept.out"].read_text() == "mine\n"
+    assert any("leak.out" in line and "not collected" in line for line in run.logs)
+
+
+class LinkingTool(Tool[PrintInputs, PrintOutputs]):
+    """Offers a link to `text` as its artifact, as a careless tool might."""
+
+    name = "linking"
+    version = "1"
+    title = "Link"
+
+    def run(self, inputs: PrintInputs, ctx: JobContext) -> PrintOutputs:
+        link = ctx.workdir / "result.txt"
+        link.symlink_to(inputs.text)
+        ctx.add_artifact(link)
+        return PrintOutputs(returncode=0)
+
+
+def test_add_artifact_refuses_a_link(runner: ToolRunner) -> None:
+    with pytest.raises(ValueError, match="symbolic link"):
+        runner.run(LinkingTool, {"text": "/etc/passwd"})
 
 
 def test_a_missing_program_is_a_tool_error(runner: ToolRunner) -> None:

@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     # Uploaded files and job artifacts; API and workers must share it (a volume in compose).
     STORAGE_DIR: Path | None = None
     MAX_UPLOAD_BYTES: int = Field(default=1024**3, ge=1)
+    # Any other request body (JSON, forms): past this size 413, before an endpoint reads it.
+    MAX_REQUEST_BYTES: int = Field(default=1024**2, ge=1024)
+    # How deep arrays and objects may nest in a JSON body (422 past it): deep enough for
+    # any tool's inputs, far from the parser's and the validator's recursion limits.
+    MAX_JSON_DEPTH: int = Field(default=32, ge=2, le=200)
 
     # Rate limits per minute, counted in Redis (429 with Retry-After past them); 0 turns
     # one off. Job submits (POST /jobs, /tools/{name}/jobs, /schedules/{id}/trigger)

@@ -1,8 +1,9 @@
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AnyHttpUrl,
     BaseModel,
     ConfigDict,
@@ -12,6 +13,20 @@ from pydantic import (
 )
 
 from app.models.job import JobState
+
+
+def in_utc(moment: datetime) -> datetime:
+    # PostgreSQL takes offsets up to 15:59, Python up to 23:59: in UTC every offset is
+    # one it takes. Without a zone, a moment is read as UTC.
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range once in UTC") from None
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(in_utc)]
 
 Priority = Annotated[
     int, Field(ge=0, le=9, description="0 (lowest) to 9 (most urgent); default 5.")
@@ -87,6 +102,6 @@ class JobFilters(BaseModel):
         pattern=r"^[^:]{1,63}:.{0,255}$",
         description="`key:value`: jobs whose label `key` is `value`.",
     )
-    created_after: datetime | None = None
-    created_before: datetime | None = None
+    created_after: UtcDatetime | None = None
+    created_before: UtcDatetime | None = None
     schedule_id: uuid.UUID | None = None

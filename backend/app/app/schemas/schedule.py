@@ -7,7 +7,7 @@ from croniter import croniter
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from app.models.schedule import Overlap
-from app.schemas.job import Labels, Priority
+from app.schemas.job import Labels, Priority, in_utc
 
 
 def _five_field_cron(value: str) -> str:
@@ -26,6 +26,8 @@ def _iana_timezone(value: str) -> str:
 
 Cron = Annotated[str, Field(max_length=100), AfterValidator(_five_field_cron)]
 TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_iana_timezone)]
+# A zone is required (a schedule's window is not guessed); stored in UTC.
+UtcAwareDatetime = Annotated[AwareDatetime, AfterValidator(in_utc)]
 IntervalSeconds = Annotated[int, Field(ge=1, le=366 * 24 * 3600)]
 
 
@@ -33,8 +35,8 @@ class ScheduleTiming(BaseModel):
     cron: Cron | None = Field(default=None, description="5 fields, read in `timezone`.")
     timezone: TimeZone = "UTC"
     interval_seconds: IntervalSeconds | None = None
-    start_at: AwareDatetime | None = None
-    end_at: AwareDatetime | None = None
+    start_at: UtcAwareDatetime | None = None
+    end_at: UtcAwareDatetime | None = None
 
 
 class ScheduleCreate(ScheduleTiming):
@@ -70,8 +72,8 @@ class ScheduleUpdate(BaseModel):
     cron: Cron | None = None
     timezone: TimeZone | None = None
     interval_seconds: IntervalSeconds | None = None
-    start_at: AwareDatetime | None = None
-    end_at: AwareDatetime | None = None
+    start_at: UtcAwareDatetime | None = None
+    end_at: UtcAwareDatetime | None = None
     enabled: bool | None = None
     overlap: Overlap | None = None
 

@@ -29,4 +29,8 @@ def open_artifact(
     artifact = artifact_crud.get_artifact(session, job_id, name) if is_artifact_name(name) else None
     if artifact is None:
         raise NotFound("artifact not found")
-    return artifact, storage().open(artifact_key(job_id, artifact.name))
+    try:
+        return artifact, storage().open(artifact_key(job_id, artifact.name))
+    except (FileNotFoundError, ValueError):
+        # Its bytes are gone, or a link in storage leads out of it: nothing to serve.
+        raise NotFound("artifact not found") from None

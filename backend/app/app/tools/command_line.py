@@ -64,9 +64,14 @@ class CommandLineTool(Tool[InputsT, OutputsT], Generic[InputsT, OutputsT]):
             environment={k: os.environ[k] for k in self.environment_allowlist if k in os.environ},
             time_limit_seconds=self.time_limit_seconds,
         )
+        workdir = ctx.workdir.resolve()
         for pattern in self.artifact_globs:
             for path in sorted(ctx.workdir.glob(pattern)):
-                if path.is_file():
+                # The program may have left links, to files or to folders, that lead out
+                # of its folder: only its own files are collected.
+                if path.is_symlink() or not path.resolve().is_relative_to(workdir):
+                    ctx.log(f"[tooljobs] not collected, it leads out of the job folder: {path}")
+                elif path.is_file():
                     ctx.add_artifact(path)
         return self.outputs(inputs, ctx, program)
 
@@ -93,7 +98,8 @@ def run_program(
             # Its own process group, so everything it starts is stopped with it.
             start_new_session=True,
         )
-    except OSError as error:
+    except (OSError, ValueError) as error:
+        # ValueError: a NUL in an argument, which no program's argv can hold.
         raise ToolError(f"cannot start {argv[0]!r}: {error}") from error
     assert process.stdout is not None
     assert process.stderr is not None

@@ -119,6 +119,10 @@ class JobContext:
         name = name or path.name
         if not is_artifact_name(name):
             raise ValueError(f"{name!r} is not a plain file name")
+        # A link may point anywhere on the worker (a program can be made to leave one):
+        # an artifact is a file's own bytes.
+        if path.is_symlink():
+            raise ValueError(f"{path} is a symbolic link, not a file the tool made")
         if not path.is_file():
             raise FileNotFoundError(path)
         info = self._runtime.store_artifact(path, name, content_type or guess_content_type(name))

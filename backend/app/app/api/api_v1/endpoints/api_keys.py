@@ -3,11 +3,12 @@ import uuid
 from fastapi import APIRouter, status
 
 from app.api.deps import CurrentPrincipal, SessionDep
-from app.api.responses import not_found
+from app.api.responses import error, not_found
+from app.api.routing import ApiRoute
 from app.schemas.api_key import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from app.services import api_keys as api_key_service
 
-router = APIRouter(prefix="/users/me/api-keys", tags=["api keys"])
+router = APIRouter(prefix="/users/me/api-keys", tags=["api keys"], route_class=ApiRoute)
 
 
 @router.post(
@@ -44,7 +45,7 @@ def list_api_keys(session: SessionDep, principal: CurrentPrincipal) -> list[ApiK
     description="The key stops working at once: the next request with it is a 401.",
     responses={
         **not_found("No such API key, or not yours."),
-        503: {"description": "Redis is down: nothing was revoked; try again."},
+        503: error("Redis is down: nothing was revoked; try again."),
     },
 )
 def revoke_api_key(session: SessionDep, principal: CurrentPrincipal, key_id: uuid.UUID) -> None:

@@ -7,13 +7,14 @@ from fastapi.responses import StreamingResponse
 
 from app.api.deps import CurrentPrincipal, SessionDep
 from app.api.downloads import download
-from app.api.responses import not_found
+from app.api.responses import error, not_found
+from app.api.routing import ApiRoute
 from app.core.storage import read_chunks
 from app.schemas.file import FileRead
 from app.services import files as file_service
 from app.tools.context import plain_file_name
 
-router = APIRouter(prefix="/files", tags=["files"])
+router = APIRouter(prefix="/files", tags=["files"], route_class=ApiRoute)
 
 NOT_FOUND = not_found("No such file, or not yours.")
 
@@ -24,7 +25,7 @@ NOT_FOUND = not_found("No such file, or not yours.")
     summary="Upload a file",
     description="Multipart upload (field `file`). Tool inputs refer to the file by its `id`. "
     "The size and sha256 are computed on the way; past MAX_UPLOAD_BYTES the answer is 413.",
-    responses={413: {"description": "Larger than MAX_UPLOAD_BYTES."}},
+    responses={413: error("Larger than MAX_UPLOAD_BYTES.")},
 )
 def upload_file(
     session: SessionDep,
@@ -35,7 +36,7 @@ def upload_file(
         session,
         principal,
         name=plain_file_name(file.filename),
-        content_type=file.content_type or "application/octet-stream",
+        content_type=file.content_type,
         chunks=read_chunks(file.file),
     )
     return FileRead.model_validate(stored)

@@ -1,9 +1,10 @@
 from fastapi import APIRouter, Response, status
 
+from app.api.routing import ApiRoute
 from app.core import backing_services
 from app.schemas.health import Readiness
 
-router = APIRouter(prefix="/health", tags=["health"])
+router = APIRouter(prefix="/health", tags=["health"], route_class=ApiRoute)
 
 
 @router.get("", summary="Liveness", description="200 while the process serves requests.")

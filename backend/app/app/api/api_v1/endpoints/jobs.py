@@ -9,7 +9,8 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.api.deps import CurrentPrincipal, Offset, SessionDep
 from app.api.downloads import download
-from app.api.responses import Responses, not_found
+from app.api.responses import Responses, error, not_found
+from app.api.routing import ApiRoute
 from app.core.config import settings
 from app.models.job import TERMINAL_STATES
 from app.schemas.file import ArtifactRead
@@ -19,21 +20,23 @@ from app.services import job_events, rate_limits
 from app.services import jobs as job_service
 from app.services import logs as log_service
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
+router = APIRouter(prefix="/jobs", tags=["jobs"], route_class=ApiRoute)
 
 NOT_FOUND = not_found("No such job, or not yours.")
 SUBMIT_RESPONSES: Responses = {
     200: {"description": "The Idempotency-Key replayed an earlier submission: its job."},
-    409: {"description": "The Idempotency-Key was used for a different request."},
+    409: error("The Idempotency-Key was used for a different request."),
     422: {"description": "Unknown tool, or inputs that fail the tool's model (see `loc`)."},
-    429: {"description": "Too many submissions: try again after `Retry-After` seconds."},
-    503: {"description": "The queue is down; nothing was submitted."},
+    429: error("Too many submissions: try again after `Retry-After` seconds."),
+    503: error("The queue is down; nothing was submitted."),
 }
 
 IdempotencyKey = Annotated[
     str | None,
     Header(
         max_length=255,
+        # No control characters: PostgreSQL text cannot hold NUL, and none belongs in a key.
+        pattern=r"^[^\x00-\x1f\x7f]+$",
         description="Submitting again with the same key and request gives the same job.",
     ),
 ]
@@ -99,7 +102,7 @@ def list_jobs(
     responses={
         **NOT_FOUND,
         304: {"description": "The job is as the `If-None-Match` ETag says."},
-        410: {"description": "The job ended long ago and retention deleted it."},
+        410: error("The job ended long ago and retention deleted it."),
     },
 )
 async def read_job(
@@ -173,7 +176,7 @@ def read_log(
     summary="Cancel a job",
     description="A queued job is cancelled at once; a running one is stopped within "
     "seconds and ends `cancelled` (the answer shows `cancel_requested`).",
-    responses={**NOT_FOUND, 409: {"description": "The job has already ended."}},
+    responses={**NOT_FOUND, 409: error("The job has already ended.")},
 )
 def cancel_job(session: SessionDep, principal: CurrentPrincipal, job_id: uuid.UUID) -> JobRead:
     return job_service.cancel_job(session, principal, job_id)
@@ -184,7 +187,7 @@ def cancel_job(session: SessionDep, principal: CurrentPrincipal, job_id: uuid.UU
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a job",
     description="An ended job, its log and its artifacts.",
-    responses={**NOT_FOUND, 409: {"description": "The job has not ended: cancel it first."}},
+    responses={**NOT_FOUND, 409: error("The job has not ended: cancel it first.")},
 )
 def delete_job(session: SessionDep, principal: CurrentPrincipal, job_id: uuid.UUID) -> None:
     job_service.delete_job(session, principal, job_id)

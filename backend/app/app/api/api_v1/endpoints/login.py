@@ -4,12 +4,14 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.api.deps import SessionDep
+from app.api.responses import error
+from app.api.routing import ApiRoute
 from app.core.security import create_access_token
 from app.schemas.user import Token
 from app.services import rate_limits
 from app.services import users as user_service
 
-router = APIRouter(tags=["login"])
+router = APIRouter(tags=["login"], route_class=ApiRoute)
 
 
 @router.post(
@@ -18,7 +20,7 @@ router = APIRouter(tags=["login"])
     description="OAuth2 password flow: exchange an email (as `username`) and password "
     "for a bearer token.",
     responses={
-        401: {"description": "Wrong email or password, or an inactive account."},
+        401: error("Wrong email or password, or an inactive account."),
         429: {
             "description": "Too many attempts for this account or from this address: "
             "try again after `Retry-After` seconds."

@@ -5,13 +5,14 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.api.api_v1.endpoints.jobs import accepted
 from app.api.deps import CurrentPrincipal, Offset, SessionDep
-from app.api.responses import Responses, not_found
+from app.api.responses import Responses, error, not_found
+from app.api.routing import ApiRoute
 from app.schemas.job import JobRead
 from app.schemas.schedule import ScheduleCreate, ScheduleRead, ScheduleUpdate
 from app.services import rate_limits
 from app.services import schedules as schedule_service
 
-router = APIRouter(prefix="/schedules", tags=["schedules"])
+router = APIRouter(prefix="/schedules", tags=["schedules"], route_class=ApiRoute)
 
 NOT_FOUND = not_found("No such schedule, or not yours.")
 INVALID: Responses = {422: {"description": "Unknown tool, bad inputs, cron, time zone or window."}}
@@ -91,7 +92,7 @@ def delete_schedule(
     description="One job now, with the schedule's tool and inputs, outside its slots. "
     "Counts as a submit against the rate limit.",
     response_model=JobRead,
-    responses={**NOT_FOUND, 429: {"description": "Too many submissions: see `Retry-After`."}},
+    responses={**NOT_FOUND, 429: error("Too many submissions: see `Retry-After`.")},
 )
 def trigger_schedule(
     session: SessionDep, principal: CurrentPrincipal, schedule_id: uuid.UUID

@@ -6,6 +6,8 @@ from pydantic import create_model
 
 from app.api.api_v1.endpoints.jobs import SUBMIT_RESPONSES, IdempotencyKey, accepted
 from app.api.deps import CurrentPrincipal, SessionDep
+from app.api.responses import error
+from app.api.routing import ApiRoute
 from app.schemas.job import JobOptions, JobRead
 from app.schemas.tool import ToolRead
 from app.services import jobs as job_service
@@ -13,7 +15,7 @@ from app.services import rate_limits
 from app.services import tools as tool_service
 from app.tools.registry import AnyTool, tools_by_name
 
-router = APIRouter(prefix="/tools", tags=["tools"])
+router = APIRouter(prefix="/tools", tags=["tools"], route_class=ApiRoute)
 
 
 @router.get("", summary="List tools", description="Every tool with its input and output schema.")
@@ -25,7 +27,7 @@ def list_tools(_: CurrentPrincipal) -> list[ToolRead]:
     "/{name}",
     summary="Describe a tool",
     description="Its version, queue, limits, and input and output JSON Schema.",
-    responses={404: {"description": "No tool of this name."}},
+    responses={404: error("No tool of this name.")},
 )
 def read_tool(_: CurrentPrincipal, name: str) -> ToolRead:
     return tool_service.describe_tool(name)

@@ -3,11 +3,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from app.api.deps import CurrentPrincipal, CurrentSuperuser, Offset, SessionDep
+from app.api.responses import error
+from app.api.routing import ApiRoute
 from app.schemas.user import UserCreate, UserRead
 from app.services import users as user_service
 from app.services.errors import NotFound
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], route_class=ApiRoute)
 
 
 @router.get("/me", summary="The calling user", description="Your own account.")
@@ -23,7 +25,7 @@ def read_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
     status_code=status.HTTP_201_CREATED,
     summary="Create a user (superuser only)",
     description="A new account; `is_superuser` defaults to false.",
-    responses={409: {"description": "A user with this email exists."}},
+    responses={409: error("A user with this email exists.")},
 )
 def create_user(session: SessionDep, _: CurrentSuperuser, new_user: UserCreate) -> UserRead:
     return UserRead.model_validate(user_service.create_user(session, new_user))

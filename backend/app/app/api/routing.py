@@ -1,0 +1,19 @@
+"""The route class of every API router: it documents the errors a route can answer."""
+
+from typing import Any
+
+from fastapi.routing import APIRoute
+
+from app.api.deps import get_current_principal, get_current_superuser
+from app.api.responses import error_responses
+
+
+class ApiRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Any, **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        # What a route depends on and reads is known only once it is built. What the
+        # route declares itself wins (the upload's 413 names MAX_UPLOAD_BYTES).
+        found = error_responses(
+            self, authenticated=get_current_principal, superuser_only=get_current_superuser
+        )
+        self.responses = {**found, **self.responses}
