@@ -129,8 +129,10 @@ def _start(job_id: uuid.UUID) -> JobRead | None:
             if job is None or job.state in TERMINAL_STATES:
                 return None  # deleted, cancelled, or finished by an earlier delivery
             if job.state is JobState.running:
-                if redis_db.is_recent(previous_beat):
-                    return None  # a live worker has it: this is a duplicate delivery
+                if redis_db.is_recent(previous_beat) or not _heartbeats_are_complete():
+                    # A live worker has it (a duplicate delivery), or may have it: Redis
+                    # lost the beats lately. The reaper decides once they are back.
+                    return None
                 if job.attempt >= job.max_attempts:
                     end_job(session, job_id, WORKER_LOST)
                     return None
@@ -264,6 +266,10 @@ def _retry_later(job: JobRead, message: str) -> None:
     backoff = settings.RETRY_BACKOFF_SECONDS * 2 ** (job.attempt - 1)
     countdown = min(backoff, settings.RETRY_BACKOFF_MAX_SECONDS) * random.uniform(0.5, 1.0)
     send_job(snapshot, countdown=countdown)
+
+
+def _heartbeats_are_complete() -> bool:
+    return best_effort("hot state age", redis_db.heartbeats_are_complete, False)
 
 
 def _beat_heart(job_id: uuid.UUID) -> float | None:

@@ -31,13 +31,13 @@ def submit(api: httpx.Client, tool: str, inputs: dict[str, Any]) -> uuid.UUID:
     return uuid.UUID(response.json()["id"])
 
 
-def both_running_for_a_while(jobs: set[uuid.UUID]) -> bool:
+def both_running_for_a_while(jobs: set[uuid.UUID], seconds: float = 0.3) -> bool:
     """Both slots hold these jobs, well into their run: a kill now hits them and only them."""
     with SessionLocal() as session:
         started = session.scalars(
             select(Job.id).where(
                 Job.state == JobState.running,
-                Job.started_at < utcnow() - timedelta(seconds=0.3),
+                Job.started_at < utcnow() - timedelta(seconds=seconds),
             )
         ).all()
     return set(started) == jobs
