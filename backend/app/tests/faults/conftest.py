@@ -64,7 +64,8 @@ class TcpProxy:
     """Forwards 127.0.0.1:`port` to 127.0.0.1:`upstream_port`.
 
     `cut()` is a server or network gone: new connections are refused and open ones
-    dropped. `restore()` listens again on the same port.
+    dropped. `stall()` is a server that hangs: open connections are dropped and new ones
+    accepted but never answered. `restore()` forwards again on the same port.
     """
 
     def __init__(self, port: int, upstream_port: int) -> None:
@@ -73,8 +74,11 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
         self._open: set[socket.socket] = set()
+        self._stalled = False
 
     def restore(self) -> None:
+        if self._stalled:
+            self.cut()
         with self._lock:
             if self._listener is not None:
                 return
@@ -82,8 +86,14 @@ class TcpProxy:
             listener = self._listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
+    def stall(self) -> None:
+        self.cut()
+        self.restore()
+        self._stalled = True
+
     def cut(self) -> None:
         with self._lock:
+            self._stalled = False
             listener, self._listener = self._listener, None
             dropped, self._open = self._open, set()
         for sock in [*([listener] if listener else []), *dropped]:
@@ -102,6 +112,10 @@ class TcpProxy:
                 downstream, _ = listener.accept()
             except OSError:
                 return  # cut
+            if self._stalled:
+                with self._lock:
+                    self._open.add(downstream)
+                continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=5)
                 upstream.settimeout(None)
