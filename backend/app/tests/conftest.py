@@ -114,11 +114,15 @@ def clean_state() -> Iterator[None]:
     shutil.rmtree(os.environ["STORAGE_DIR"], ignore_errors=True)
 
 
-def make_user(email: str, *, is_superuser: bool = False, password: str = "password-123") -> str:
-    """A user in the database; returns a bearer token for it."""
+def make_user(
+    email: str, *, is_superuser: bool = False, password: str | None = "password-123"
+) -> str:
+    """A user in the database; returns a bearer token for it. Without a password (no
+    slow hash to compute) the user cannot log in, only use the token."""
+    hashed_password = "no password" if password is None else hash_password(password)
     with SessionLocal() as session:
         user = user_crud.create_user(
-            session, email=email, hashed_password=hash_password(password), is_superuser=is_superuser
+            session, email=email, hashed_password=hashed_password, is_superuser=is_superuser
         )
         session.commit()
         return create_access_token(user.id)

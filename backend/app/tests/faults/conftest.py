@@ -204,7 +204,7 @@ class Stack:
 
     def client(self, email: str | None = None) -> httpx.Client:
         """An HTTP client of the API for a new user."""
-        token = make_user(email or f"{uuid.uuid4()}@example.com")
+        token = make_user(email or f"{uuid.uuid4()}@example.com", password=None)
         return httpx.Client(base_url=f"{self.api_url}/api/v1", headers=auth(token), timeout=30)
 
     def api_answers(self) -> bool:

@@ -34,6 +34,7 @@ def check_broker_fault(stack: Stack, fault: Callable[[], None]) -> tuple[float, 
     fault()
     try:
         first = refused_submit(api)
+        # Once more: the first failure must not leave the API stuck on a dead connection.
         second = refused_submit(api)
         assert count_jobs() == {}
     finally:

@@ -21,8 +21,13 @@ from tests.faults.conftest import STACK_SETTINGS, Stack, all_ended
 
 LONG = {"seconds": 2, "steps": 4}
 SHORT = {"seconds": 0.1, "steps": 1}
-# A lost job is noticed once its heartbeat is this old, at the next reaper run.
-REAPER_BOUND = float(STACK_SETTINGS["WORKER_LOST_AFTER_SECONDS"]) + 3
+# A lost job is noticed once its last heartbeat (up to an interval before the kill) is
+# a window old, at the next reaper run; plus a margin for a loaded machine.
+REAPER_BOUND = (
+    float(STACK_SETTINGS["WORKER_LOST_AFTER_SECONDS"])
+    + float(STACK_SETTINGS["HEARTBEAT_INTERVAL_SECONDS"])
+    + 4
+)
 
 
 def submit(api: httpx.Client, tool: str, inputs: dict[str, Any]) -> uuid.UUID:
