@@ -292,7 +292,7 @@ def kill_worker(worker: subprocess.Popen[bytes]) -> None:
     worker.wait()
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[Any]) -> None:
     process.terminate()
     try:
         process.wait(timeout=20)

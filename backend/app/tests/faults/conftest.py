@@ -6,13 +6,10 @@ Every fault test gets the running stack; each starts from a live worker, open pr
 and an empty hot state, whatever the test before it broke.
 """
 
-import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -60,88 +57,38 @@ STACK_SETTINGS = {
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
-class TcpProxy:
-    """Forwards 127.0.0.1:`port` to 127.0.0.1:`upstream_port`.
-
-    `cut()` is a server or network gone: new connections are refused and open ones
-    dropped. `stall()` is a server that hangs: open connections are dropped and new ones
-    accepted but never answered. `restore()` forwards again on the same port.
-    """
+class ProxyProcess:
+    """A TcpProxy (tests/faults/proxy.py) in a process of its own, so that forwarding
+    the stack's traffic competes with neither the test's clients nor its GIL."""
 
     def __init__(self, port: int, upstream_port: int) -> None:
-        self.port = port
-        self.upstream_port = upstream_port
-        self._lock = threading.Lock()
-        self._listener: socket.socket | None = None
-        self._open: set[socket.socket] = set()
-        self._stalled = False
-
-    def restore(self) -> None:
-        if self._stalled:
-            self.cut()
-        with self._lock:
-            if self._listener is not None:
-                return
-            self._listener = socket.create_server(("127.0.0.1", self.port))
-            listener = self._listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def stall(self) -> None:
-        self.cut()
-        self.restore()
-        self._stalled = True
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.faults.proxy", str(port), str(upstream_port)],
+            cwd=PROJECT_DIR,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self._command("restore")
 
     def cut(self) -> None:
-        with self._lock:
-            self._stalled = False
-            listener, self._listener = self._listener, None
-            dropped, self._open = self._open, set()
-        for sock in [*([listener] if listener else []), *dropped]:
-            # shutdown() wakes the threads blocked in accept() or recv() on it.
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
+        self._command("cut")
 
-    @property
-    def is_open(self) -> bool:
-        return self._listener is not None
+    def stall(self) -> None:
+        self._command("stall")
 
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                downstream, _ = listener.accept()
-            except OSError:
-                return  # cut
-            if self._stalled:
-                with self._lock:
-                    self._open.add(downstream)
-                continue
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=5)
-                upstream.settimeout(None)
-            except OSError:
-                downstream.close()
-                continue
-            with self._lock:
-                if self._listener is not listener:
-                    downstream.close()
-                    upstream.close()
-                    return
-                self._open.update((downstream, upstream))
-            for source, target in ((downstream, upstream), (upstream, downstream)):
-                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+    def restore(self) -> None:
+        self._command("restore")
 
-    def _pump(self, source: socket.socket, target: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                target.sendall(data)
-        except OSError:
-            pass
-        for sock in (source, target):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        with self._lock:
-            self._open.difference_update((source, target))
+    def close(self) -> None:
+        stop(self.process)
+
+    def _command(self, command: str) -> None:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        assert self.process.stdout.readline().strip() == "ok", f"proxy: {command} failed"
 
 
 class RedisServer:
@@ -184,8 +131,8 @@ class Stack:
     env: dict[str, str]
     api_url: str
     redis: RedisServer
-    database_proxy: TcpProxy
-    broker_proxy: TcpProxy
+    database_proxy: ProxyProcess
+    broker_proxy: ProxyProcess
     worker: subprocess.Popen[bytes] | None = None
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -227,10 +174,8 @@ def stack(database: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     folder = tmp_path_factory.mktemp("fault-stack")
     redis_server = RedisServer(REDIS_PORT, folder)
     redis_server.start()
-    broker_proxy = TcpProxy(BROKER_PROXY_PORT, REDIS_PORT)
-    database_proxy = TcpProxy(DATABASE_PROXY_PORT, make_url(TEST_DATABASE_URL).port or 5432)
-    broker_proxy.restore()
-    database_proxy.restore()
+    broker_proxy = ProxyProcess(BROKER_PROXY_PORT, REDIS_PORT)
+    database_proxy = ProxyProcess(DATABASE_PROXY_PORT, make_url(TEST_DATABASE_URL).port or 5432)
     env = {
         **STACK_SETTINGS,
         "DATABASE_URL": proxied_database_url(),
@@ -264,8 +209,8 @@ def stack(database: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         running.stop_worker()
         for process in running.processes:
             stop(process)
-        broker_proxy.cut()
-        database_proxy.cut()
+        broker_proxy.close()
+        database_proxy.close()
         redis_server.kill()
 
 
