@@ -6,18 +6,20 @@ and its own Redis databases, never the ones `make run` uses.
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 import redis
+from kombu.pidbox import Mailbox
 
 TEST_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/tooljobs_test"
@@ -122,11 +124,15 @@ def clean_state() -> Iterator[None]:
     shutil.rmtree(os.environ["STORAGE_DIR"], ignore_errors=True)
 
 
-def make_user(email: str, *, is_superuser: bool = False, password: str = "password-123") -> str:
-    """A user in the database; returns a bearer token for it."""
+def make_user(
+    email: str, *, is_superuser: bool = False, password: str | None = "password-123"
+) -> str:
+    """A user in the database; returns a bearer token for it. Without a password (no
+    slow hash to compute) the user cannot log in, only use the token."""
+    hashed_password = "no password" if password is None else hash_password(password)
     with SessionLocal() as session:
         user = user_crud.create_user(
-            session, email=email, hashed_password=hash_password(password), is_superuser=is_superuser
+            session, email=email, hashed_password=hashed_password, is_superuser=is_superuser
         )
         session.commit()
         return create_access_token(user.id)
@@ -194,6 +200,11 @@ def running_job(*, attempt: int, max_attempts: int, started_seconds_ago: float) 
         )
         session.commit()
         return job.id
+
+
+def heartbeats_complete() -> None:
+    """As if Redis had held its data for long: missing heartbeats count at once."""
+    redis_db.client().set(redis_db.HOT_STATE_SINCE_KEY, time.time() - 3600)
 
 
 def job_row(job_id: uuid.UUID) -> Job:
@@ -269,8 +280,10 @@ def wait_until(predicate: Callable[[], T], timeout: float = 20, interval: float 
     raise AssertionError(f"not true within {timeout}s: {predicate}")
 
 
-def start_worker(*extra: str) -> subprocess.Popen[bytes]:
-    """A real `celery worker` process on the test broker; returns once it answers a ping."""
+def start_worker(*extra: str, env: Mapping[str, str] = {}) -> subprocess.Popen[bytes]:
+    """A real `celery worker` process on the test broker (or the CELERY_BROKER_URL in
+    `env`, which overrides settings for that process); returns once it answers a ping."""
+    environment = {**os.environ, **env}
     process = subprocess.Popen(
         [
             *[sys.executable, "-m", "celery", "-A", "app.core.celery_app", "worker"],
@@ -279,9 +292,13 @@ def start_worker(*extra: str) -> subprocess.Popen[bytes]:
             *extra,
         ],
         cwd=PROJECT_DIR,
+        env=environment,
     )
     try:
-        wait_until(lambda: process.poll() is not None or celery_app.control.ping(timeout=0.5), 60)
+        wait_until(
+            lambda: process.poll() is not None or answers_ping(environment["CELERY_BROKER_URL"]),
+            60,
+        )
     except AssertionError:
         process.kill()
         raise
@@ -289,7 +306,44 @@ def start_worker(*extra: str) -> subprocess.Popen[bytes]:
     return process
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
+def answers_ping(broker_url: str) -> bool:
+    """Whether a worker on this broker answers a ping. (The app's own ping publishes
+    on the app's broker whatever connection it is given, so a pool-less mailbox.)"""
+    mailbox = Mailbox(
+        celery_app.conf.control_exchange, type="fanout", accept=["json"], serializer="json"
+    )
+    with celery_app.connection_for_write(broker_url) as connection:
+        return bool(mailbox(connection)._broadcast("ping", {}, reply=True, timeout=0.5))
+
+
+def start_beat(schedule_file: Path, env: Mapping[str, str] = {}) -> subprocess.Popen[bytes]:
+    """A real `celery beat` process; `env` overrides settings (periods, broker) for it."""
+    return subprocess.Popen(
+        [
+            *[sys.executable, "-m", "celery", "-A", "app.core.celery_app", "beat"],
+            *["--loglevel", "WARNING", "--schedule", str(schedule_file)],
+        ],
+        cwd=PROJECT_DIR,
+        env={**os.environ, **env},
+    )
+
+
+def pool_processes(worker: subprocess.Popen[bytes]) -> list[int]:
+    """The pids of the worker's pool processes (the children that run the tasks)."""
+    children = subprocess.run(
+        ["pgrep", "-P", str(worker.pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    return [int(pid) for pid in children]
+
+
+def kill_worker(worker: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the worker and its pool processes, as a machine that dies would."""
+    for pid in [worker.pid, *pool_processes(worker)]:
+        os.kill(pid, signal.SIGKILL)
+    worker.wait()
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
     process.terminate()
     try:
         process.wait(timeout=20)

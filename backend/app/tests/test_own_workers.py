@@ -1,10 +1,6 @@
 """Tests that start and stop their own workers: a worker that dies mid-job (SIGKILL),
 priorities, and a tool's own queue. No other worker runs during this module."""
 
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -14,8 +10,9 @@ from fastapi.testclient import TestClient
 from app.models.job import JobState
 from app.services import housekeeping
 from tests.conftest import (
-    PROJECT_DIR,
     job_row,
+    kill_worker,
+    start_beat,
     start_worker,
     stop,
     wait_for_end,
@@ -23,16 +20,6 @@ from tests.conftest import (
     wait_until,
 )
 from tests.conftest import submit_tool_job as submit
-
-
-def kill_worker(worker: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the worker and its pool processes, as a machine that dies would."""
-    children = subprocess.run(
-        ["pgrep", "-P", str(worker.pid)], capture_output=True, text=True, check=False
-    ).stdout.split()
-    for pid in [worker.pid, *map(int, children)]:
-        os.kill(pid, signal.SIGKILL)
-    worker.wait()
 
 
 def test_worker_killed_mid_job_the_job_is_run_again_or_failed_as_lost(
@@ -100,14 +87,7 @@ def test_beat_runs_an_interval_schedule_until_it_is_disabled(
         json={"name": "tick", "tool": "echo", "inputs": {"message": "t"}, "interval_seconds": 1},
     ).json()
     worker = start_worker()
-    beat = subprocess.Popen(
-        [
-            *[sys.executable, "-m", "celery", "-A", "app.core.celery_app", "beat"],
-            *["--loglevel", "WARNING", "--schedule", str(tmp_path / "beat-schedule")],
-        ],
-        cwd=PROJECT_DIR,
-        env={**os.environ, "SCHEDULER_TICK_SECONDS": "0.5"},
-    )
+    beat = start_beat(tmp_path / "beat-schedule", {"SCHEDULER_TICK_SECONDS": "0.5"})
     url = f"/api/v1/schedules/{schedule['id']}"
     try:
 

@@ -7,7 +7,14 @@ from app.db.session import SessionLocal
 from app.models.job import Job, JobState
 from app.services import execution, housekeeping
 from app.worker import redis_db
-from tests.conftest import job_row, running_job, wait_until
+from tests.conftest import heartbeats_complete, job_row, running_job, wait_until
+
+pytestmark = pytest.mark.usefixtures("heartbeats_trusted")
+
+
+@pytest.fixture
+def heartbeats_trusted() -> None:
+    heartbeats_complete()
 
 
 def test_job_without_heartbeat_and_no_attempts_left_fails_as_worker_lost() -> None:
@@ -21,6 +28,24 @@ def test_job_without_heartbeat_and_no_attempts_left_fails_as_worker_lost() -> No
     snapshot = redis_db.load_job(job_id)
     assert snapshot is not None
     assert snapshot.state is JobState.failed
+
+
+def test_no_job_is_reaped_while_redis_may_have_lost_the_heartbeats() -> None:
+    """Redis restarted or flushed a moment ago: live workers have not beaten since."""
+    job_id = running_job(attempt=1, max_attempts=1, started_seconds_ago=10)
+    redis_db.client().flushdb()
+    assert housekeeping.reap_lost_jobs() == 0
+    assert job_row(job_id).state is JobState.running
+    heartbeats_complete()
+    assert housekeeping.reap_lost_jobs() == 1
+
+
+def test_redelivery_does_not_take_a_job_over_while_redis_may_have_lost_its_heartbeat() -> None:
+    job_id = running_job(attempt=1, max_attempts=2, started_seconds_ago=10)
+    redis_db.client().flushdb()
+    execution.execute_job(job_id, stop_stuck_tool=lambda: None)
+    job = job_row(job_id)
+    assert (job.state, job.attempt) == (JobState.running, 1)
 
 
 def test_job_with_a_live_heartbeat_is_left_alone() -> None:

@@ -35,6 +35,10 @@ celery_app.conf.update(
         # Redis has no native priorities: kombu keeps one list per step and reads step 0 first.
         "priority_steps": list(range(MAX_PRIORITY + 1)),
         "sep": ":",
+        # A broker that accepts connections and never answers would otherwise hold a
+        # submit (and a worker's sends) for ever.
+        "socket_connect_timeout": 3,
+        "socket_timeout": 3,
     },
     broker_connection_retry_on_startup=True,
     # Fail a submit within seconds when the broker is down, instead of hanging the request.

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # ... and a running job whose heartbeat is older than this is failed as worker_lost.
     WORKER_LOST_AFTER_SECONDS: float = Field(default=60.0, gt=0)
     REAPER_INTERVAL_SECONDS: float = Field(default=30.0, gt=0)
+    # A worker that cannot reach the database retries a job's writes this long, so that
+    # an outage does not lose the jobs it was running.
+    DATABASE_RETRY_SECONDS: float = Field(default=300.0, ge=0)
     # How often beat looks for due schedules.
     SCHEDULER_TICK_SECONDS: float = Field(default=1.0, gt=0)
     # A cancelled tool that has not stopped by itself this long after is terminated.

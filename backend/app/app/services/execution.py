@@ -26,8 +26,10 @@ from app.crud import artifact as artifact_crud
 from app.crud import file as file_crud
 from app.crud import job as job_crud
 from app.db.base_class import utcnow
+from app.db.retry import retry_while_unreachable
 from app.db.session import SessionLocal
 from app.models.artifact import Artifact
+from app.models.file import File
 from app.models.job import TERMINAL_STATES, ErrorType, JobState
 from app.schemas.job import JobRead
 from app.services.hot_state import best_effort, mirror_job
@@ -57,7 +59,10 @@ def execute_job(job_id: uuid.UUID, *, stop_stuck_tool: Callable[[], None]) -> No
         with _watchdog(job_id, stop_stuck_tool):
             ending = _run_tool(job, ctx)
         runtime.keep_log()
-    _finish(job, ctx, ending)
+    # The heart beats on until the end is recorded, however long the database is away,
+    # so that the reaper does not take a finished job for a lost one.
+    with _watchdog(job_id, stop_stuck_tool=None):
+        _finish(job, ctx, ending)
 
 
 def end_terminated_job(job_id: uuid.UUID) -> None:
@@ -88,8 +93,11 @@ class WorkerRuntime:
         return best_effort("cancel flag", lambda: redis_db.cancel_requested(self.job_id), False)
 
     def input_file(self, file_id: uuid.UUID) -> InputFile:
-        with SessionLocal() as session:
-            row = file_crud.get_file(session, file_id)
+        def read() -> File | None:
+            with SessionLocal() as session:
+                return file_crud.get_file(session, file_id)
+
+        row = retry_while_unreachable("read input file", read)
         if row is None:
             raise ToolError(f"input file {file_id} was deleted")
         path = self._cleanup.enter_context(storage().local_path(file_key(file_id)))
@@ -122,6 +130,15 @@ def _start(job_id: uuid.UUID) -> JobRead | None:
     """queued -> running with attempt + 1; None when this delivery must not run the job."""
     # Beat before the row says running, so the reaper never sees running without a heart.
     previous_beat = _beat_heart(job_id)
+    started = retry_while_unreachable("start job", lambda: _take_job(job_id, previous_beat))
+    if started is None:
+        return None
+    snapshot = JobRead.model_validate(started)
+    mirror_job(snapshot)
+    return snapshot
+
+
+def _take_job(job_id: uuid.UUID, previous_beat: float | None) -> Row[Any] | None:
     with SessionLocal() as session:
         # Most deliveries find the job queued: one statement takes it.
         started = _take(session, job_id, [JobState.queued])
@@ -130,18 +147,16 @@ def _start(job_id: uuid.UUID) -> JobRead | None:
             if job is None or job.state in TERMINAL_STATES:
                 return None  # deleted, cancelled, or finished by an earlier delivery
             if job.state is JobState.running:
-                if redis_db.is_recent(previous_beat):
-                    return None  # a live worker has it: this is a duplicate delivery
+                if redis_db.is_recent(previous_beat) or not _heartbeats_are_complete():
+                    # A live worker has it (a duplicate delivery), or may have it: Redis
+                    # lost the beats lately. The reaper decides once they are back.
+                    return None
                 if job.attempt >= job.max_attempts:
                     end_job(session, job_id, WORKER_LOST)
                     return None
             started = _take(session, job_id, [JobState.queued, JobState.running])
         session.commit()
-    if started is None:
-        return None
-    snapshot = JobRead.model_validate(started)
-    mirror_job(snapshot)
-    return snapshot
+    return started
 
 
 def _take(session: Session, job_id: uuid.UUID, from_states: list[JobState]) -> Row[Any] | None:
@@ -192,7 +207,7 @@ def _finish(job: JobRead, ctx: JobContext, ending: dict[str, Any]) -> None:
         _retry_later(job, ending["message"])
         return
     progress = 1.0 if ending["state"] is JobState.succeeded else ctx.progress_fraction
-    artifacts = [Artifact(job_id=job.id, **dataclasses.asdict(a)) for a in ctx.artifacts.values()]
+    artifacts = list(ctx.artifacts.values())
     _end(job.id, ending, progress=progress, message=ctx.message, artifacts=artifacts)
 
 
@@ -202,14 +217,19 @@ def _end(
     *,
     progress: float | None,
     message: str | None,
-    artifacts: list[Artifact],
+    artifacts: list[ArtifactInfo],
 ) -> None:
     """The final transition, with the last progress report and the artifacts, in one commit."""
     values = dict(ending)
     if progress is not None:
         values.update(progress=progress, message=message)
-    with SessionLocal() as session:
-        end_job(session, job_id, values, artifacts=artifacts)
+
+    def end() -> None:
+        rows = [Artifact(job_id=job_id, **dataclasses.asdict(a)) for a in artifacts]
+        with SessionLocal() as session:
+            end_job(session, job_id, values, artifacts=rows)
+
+    retry_while_unreachable("end job", end)
 
 
 def end_job(
@@ -238,16 +258,21 @@ def end_job(
 
 def _retry_later(job: JobRead, message: str) -> None:
     """Back to queued, and sent again after an exponential backoff with jitter."""
-    with SessionLocal() as session:
-        requeued = job_crud.transition_job(
-            session,
-            job.id,
-            [JobState.running],
-            state=JobState.queued,
-            message=message,
-            updated_at=utcnow(),
-        )
-        session.commit()
+
+    def requeue() -> Row[Any] | None:
+        with SessionLocal() as session:
+            requeued = job_crud.transition_job(
+                session,
+                job.id,
+                [JobState.running],
+                state=JobState.queued,
+                message=message,
+                updated_at=utcnow(),
+            )
+            session.commit()
+            return requeued
+
+    requeued = retry_while_unreachable("retry job", requeue)
     if requeued is None:
         return
     snapshot = JobRead.model_validate(requeued)
@@ -256,14 +281,18 @@ def _retry_later(job: JobRead, message: str) -> None:
     send_job(snapshot, countdown=countdown)
 
 
+def _heartbeats_are_complete() -> bool:
+    return best_effort("hot state age", redis_db.heartbeats_are_complete, False)
+
+
 def _beat_heart(job_id: uuid.UUID) -> float | None:
     return best_effort("heartbeat", lambda: redis_db.beat_heart(job_id), None)
 
 
 @contextmanager
-def _watchdog(job_id: uuid.UUID, stop_stuck_tool: Callable[[], None]) -> Iterator[None]:
-    """From a thread while the tool runs: refresh the heartbeat, and stop a tool that
-    ignores a cancel for longer than CANCEL_GRACE_SECONDS."""
+def _watchdog(job_id: uuid.UUID, stop_stuck_tool: Callable[[], None] | None) -> Iterator[None]:
+    """From a thread: refresh the heartbeat and, while a tool runs (`stop_stuck_tool`
+    given), stop one that ignores a cancel for longer than CANCEL_GRACE_SECONDS."""
     stopped = threading.Event()
     # Often enough to see a cancel within a second, whatever the heartbeat interval.
     tick = min(settings.HEARTBEAT_INTERVAL_SECONDS, 0.5)
@@ -276,6 +305,8 @@ def _watchdog(job_id: uuid.UUID, stop_stuck_tool: Callable[[], None]) -> Iterato
             if now - last_beat >= settings.HEARTBEAT_INTERVAL_SECONDS:
                 _beat_heart(job_id)
                 last_beat = now
+            if stop_stuck_tool is None:
+                continue
             if cancel_seen is None:
                 cancelled = best_effort("cancel", lambda: redis_db.cancel_requested(job_id), False)
                 cancel_seen = now if cancelled else None

@@ -25,6 +25,9 @@ PURGE_BATCH = 500
 
 def reap_lost_jobs() -> int:
     """Running jobs whose worker stopped its heartbeat: run again if attempts remain, else fail."""
+    if not redis_db.heartbeats_are_complete():
+        logger.info("Redis lost its data less than a heartbeat window ago: not reaping yet")
+        return 0
     started_before = utcnow() - timedelta(seconds=settings.WORKER_LOST_AFTER_SECONDS)
     with SessionLocal() as session:
         running = job_crud.list_running_job_ids(session, started_before=started_before)

@@ -30,6 +30,8 @@ PRINCIPAL_TTL_SECONDS = 300
 INVALIDATIONS_CHANNEL = f"{PREFIX}:invalidations"
 # What is cached for an API key while it is being revoked and for a while after.
 REVOKED_API_KEY: Final = "revoked"
+# When Redis's current data began (seconds since the epoch); gone with the data.
+HOT_STATE_SINCE_KEY: Final = f"{PREFIX}:hot-state-since"
 
 
 # Jobs that ended, by tool and state, since Redis last lost its data.
@@ -195,6 +197,25 @@ def beat_heart(job_id: uuid.UUID) -> float | None:
 
 def is_recent(beat: float | None) -> bool:
     return beat is not None and time.time() - beat < settings.WORKER_LOST_AFTER_SECONDS
+
+
+def hot_state_age() -> float:
+    """Seconds Redis has held its current data. The first call after Redis lost it (a
+    restart without persistence, a flush) starts the clock, so the age is never more
+    than the truth."""
+    now = time.time()
+    pipe = client().pipeline(transaction=False)
+    pipe.set(HOT_STATE_SINCE_KEY, now, nx=True)
+    pipe.get(HOT_STATE_SINCE_KEY)
+    _, since = pipe.execute()
+    return now - float(since)
+
+
+def heartbeats_are_complete() -> bool:
+    """Whether a missing heartbeat means a stopped worker. Not until Redis has held its
+    data for a whole lost-worker window: heartbeats it lost come back only at each live
+    worker's next beat."""
+    return hot_state_age() >= settings.WORKER_LOST_AFTER_SECONDS
 
 
 def heart_is_beating(job_id: uuid.UUID) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from app.tools.base import Tool
+from app.tools.builtin.diagnostics import Sleep
 from app.tools.context import JobContext
 
 
@@ -86,3 +87,11 @@ class BadOutput(Tool[EchoInputs, EchoInputs]):
 
     def run(self, inputs: EchoInputs, ctx: JobContext) -> EchoInputs:
         return {"not": "the outputs"}  # type: ignore[return-value]
+
+
+class Rerunnable(Sleep):
+    """The built-in sleep, declared safe to run again: a lost worker's job is retried."""
+
+    name = "rerunnable"
+    title = "Rerunnable sleep"
+    max_attempts = 3

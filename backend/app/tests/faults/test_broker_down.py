@@ -1,0 +1,71 @@
+"""The broker out of reach at submit, refusing connections or accepting them and never
+answering: the submit is a 503 within seconds and leaves no job behind. The submit
+service deletes the row it committed when the send fails; a row whose delete failed too
+(or whose API process died between commit and send) carries no `sent` mark, so beat's
+re-send sweep sends it once the broker is back (case 2 and test_job_requests show that).
+"""
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from tests.conftest import wait_until
+from tests.faults.conftest import Stack, all_ended, count_jobs
+
+# Three tries of 3 s (socket timeout and publish retries in celery_app) and their
+# pauses, plus a margin for a loaded machine.
+SUBMIT_BOUND_SECONDS = 20
+
+
+def refused_submit(api: httpx.Client) -> float:
+    started = time.monotonic()
+    response = api.post("/tools/echo/jobs", json={"inputs": {"message": "lost?"}})
+    took = time.monotonic() - started
+    assert response.status_code == 503, response.text
+    assert "nothing was submitted" in response.json()["detail"]
+    assert took < SUBMIT_BOUND_SECONDS
+    return took
+
+
+def check_broker_fault(stack: Stack, fault: Callable[[], None]) -> tuple[float, float]:
+    api = stack.client()
+    fault()
+    try:
+        first = refused_submit(api)
+        # Once more: the first failure must not leave the API stuck on a dead connection.
+        second = refused_submit(api)
+        assert count_jobs() == {}
+    finally:
+        stack.broker_proxy.restore()
+
+    def accepted() -> bool:
+        response = api.post("/tools/echo/jobs", json={"inputs": {"message": "back"}})
+        assert response.status_code in (202, 503), response.text
+        return response.status_code == 202
+
+    wait_until(accepted, timeout=20, interval=0.5)
+    assert wait_until(lambda: all_ended(1), timeout=20) == {"succeeded": 1}
+    api.close()
+    return first, second
+
+
+def test_broker_refusing_connections_at_submit_is_503_and_leaves_no_job(
+    stack: Stack, observe: Any
+) -> None:
+    first, second = check_broker_fault(stack, stack.broker_proxy.cut)
+    observe(
+        f"2 submits refused in {first:.1f}s and {second:.1f}s, 0 rows left; "
+        "the next submit after the broker came back ran"
+    )
+
+
+def test_broker_hanging_at_submit_is_503_within_seconds_and_leaves_no_job(
+    stack: Stack, observe: Any
+) -> None:
+    first, second = check_broker_fault(stack, stack.broker_proxy.stall)
+    observe(
+        f"2 submits refused in {first:.1f}s and {second:.1f}s, 0 rows left; "
+        "the next submit after the broker came back ran"
+    )
