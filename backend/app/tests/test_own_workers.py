@@ -1,5 +1,5 @@
-"""Tests that start and stop their own workers: a worker that dies mid-job (SIGKILL),
-priorities, and a tool's own queue. No other worker runs during this module."""
+"""Tests that start and stop their own workers: priorities, a tool's own queue, beat.
+No other worker runs during this module. (A worker killed mid-job: tests/faults.)"""
 
 import time
 import uuid
@@ -8,44 +8,15 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from app.models.job import JobState
-from app.services import housekeeping
 from tests.conftest import (
     job_row,
-    kill_worker,
     start_beat,
     start_worker,
     stop,
     wait_for_end,
-    wait_for_state,
     wait_until,
 )
 from tests.conftest import submit_tool_job as submit
-
-
-def test_worker_killed_mid_job_the_job_is_run_again_or_failed_as_lost(
-    client: TestClient, user_headers: dict[str, str]
-) -> None:
-    worker = start_worker()
-    try:
-        retried = submit(client, user_headers, "stubborn", {"seconds": 2})  # max_attempts 2
-        last_try = submit(client, user_headers, "sleep", {"seconds": 20, "steps": 20})
-        wait_for_state(client, user_headers, retried["id"], "running")
-        wait_for_state(client, user_headers, last_try["id"], "running")
-    finally:
-        kill_worker(worker)
-    # No heartbeat for WORKER_LOST_AFTER_SECONDS: beat's reaper decides.
-    wait_until(lambda: housekeeping.reap_lost_jobs() or None, timeout=20, interval=0.5)
-    failed = job_row(uuid.UUID(last_try["id"]))
-    assert failed.state is JobState.failed
-    assert failed.error is not None
-    assert failed.error["type"] == "worker_lost"
-    assert job_row(uuid.UUID(retried["id"])).state is JobState.queued
-    replacement = start_worker()
-    try:
-        finished = wait_for_end(client, user_headers, retried["id"])
-        assert (finished["state"], finished["attempt"]) == ("succeeded", 2)
-    finally:
-        stop(replacement)
 
 
 def test_higher_priority_jobs_start_first(client: TestClient, user_headers: dict[str, str]) -> None:
@@ -95,8 +66,7 @@ def test_beat_runs_an_interval_schedule_until_it_is_disabled(
             return int(client.get(url, headers=user_headers).json()["run_count"])
 
         first = wait_until(run_count, timeout=30, interval=0.2)  # beat is up
-        time.sleep(5)
-        assert run_count() - first >= 2
+        wait_until(lambda: run_count() - first >= 2, timeout=10, interval=0.2)
         client.patch(url, headers=user_headers, json={"enabled": False})
         stopped_at = run_count()
         time.sleep(2)
