@@ -5,8 +5,6 @@ import logging
 import random
 import shutil
 import tempfile
-import threading
-import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
@@ -35,6 +33,7 @@ from app.schemas.job import JobRead
 from app.services.hot_state import best_effort, mirror_job
 from app.services.jobs import send_job
 from app.services.storage_keys import artifact_key, file_key, log_key
+from app.services.watchdog import watchdog
 from app.services.webhooks import schedule_delivery
 from app.tools.base import ToolError, ToolTimeout
 from app.tools.context import ArtifactInfo, InputFile, JobCancelled, JobContext
@@ -56,12 +55,12 @@ def execute_job(job_id: uuid.UUID, *, stop_stuck_tool: Callable[[], None]) -> No
     with _job_folder(job_id) as folder, ExitStack() as cleanup:
         runtime = WorkerRuntime(job_id, folder / "log.txt", cleanup)
         ctx = JobContext(job_id, folder / "work", runtime)
-        with _watchdog(job_id, stop_stuck_tool):
+        with watchdog().watching(job_id, stop_stuck_tool):
             ending = _run_tool(job, ctx)
         runtime.keep_log()
     # The heart beats on until the end is recorded, however long the database is away,
     # so that the reaper does not take a finished job for a lost one.
-    with _watchdog(job_id, stop_stuck_tool=None):
+    with watchdog().watching(job_id, stop_stuck_tool=None):
         _finish(job, ctx, ending)
 
 
@@ -287,42 +286,6 @@ def _heartbeats_are_complete() -> bool:
 
 def _beat_heart(job_id: uuid.UUID) -> float | None:
     return best_effort("heartbeat", lambda: redis_db.beat_heart(job_id), None)
-
-
-@contextmanager
-def _watchdog(job_id: uuid.UUID, stop_stuck_tool: Callable[[], None] | None) -> Iterator[None]:
-    """From a thread: refresh the heartbeat and, while a tool runs (`stop_stuck_tool`
-    given), stop one that ignores a cancel for longer than CANCEL_GRACE_SECONDS."""
-    stopped = threading.Event()
-    # Often enough to see a cancel within a second, whatever the heartbeat interval.
-    tick = min(settings.HEARTBEAT_INTERVAL_SECONDS, 0.5)
-
-    def watch() -> None:
-        last_beat = time.monotonic()
-        cancel_seen: float | None = None
-        while not stopped.wait(tick):
-            now = time.monotonic()
-            if now - last_beat >= settings.HEARTBEAT_INTERVAL_SECONDS:
-                _beat_heart(job_id)
-                last_beat = now
-            if stop_stuck_tool is None:
-                continue
-            if cancel_seen is None:
-                cancelled = best_effort("cancel", lambda: redis_db.cancel_requested(job_id), False)
-                cancel_seen = now if cancelled else None
-            elif now - cancel_seen >= settings.CANCEL_GRACE_SECONDS:
-                logger.warning("job %s: the tool ignored its cancel; terminating it", job_id)
-                stop_stuck_tool()
-                return
-
-    thread = threading.Thread(target=watch, name=f"watchdog-{job_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        # The heartbeat key expires by itself; only a running job's heartbeat is read.
-        stopped.set()
-        thread.join()
 
 
 @cache
