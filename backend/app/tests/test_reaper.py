@@ -1,8 +1,11 @@
 """Running jobs whose worker vanished are retried or failed, never left running."""
 
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 
+from app.core.config import settings
 from app.db.session import SessionLocal
 from app.models.job import Job, JobState
 from app.services import execution, housekeeping
@@ -46,6 +49,7 @@ def test_redelivery_does_not_take_a_job_over_while_redis_may_have_lost_its_heart
     execution.execute_job(job_id, stop_stuck_tool=lambda: None)
     job = job_row(job_id)
     assert (job.state, job.attempt) == (JobState.running, 1)
+    assert redis_db.client().exists(redis_db.heartbeat_key(job_id)) == 0
 
 
 def test_job_with_a_live_heartbeat_is_left_alone() -> None:
@@ -83,9 +87,16 @@ def test_redelivered_job_with_no_attempts_left_fails_as_worker_lost() -> None:
 def test_duplicate_delivery_of_a_job_another_worker_runs_is_ignored() -> None:
     job_id = running_job(attempt=1, max_attempts=1, started_seconds_ago=0)
     redis_db.beat_heart(job_id)
+    key = redis_db.heartbeat_key(job_id)
+    beat_before = redis_db.client().get(key)
+    time.sleep(0.05)  # so that a beat of the duplicate would differ
     execution.execute_job(job_id, stop_stuck_tool=lambda: None)
     job = job_row(job_id)
     assert (job.state, job.attempt) == (JobState.running, 1)
+    # Left as the other worker left it: if that worker is dead, the reaper's clock runs
+    # from its last beat, not from this delivery.
+    assert redis_db.client().get(key) == beat_before
+    assert 0 < redis_db.client().pttl(key) <= 1000 * (settings.WORKER_LOST_AFTER_SECONDS + 1)
 
 
 def test_outputs_that_fail_the_tools_model_end_invalid_output() -> None:

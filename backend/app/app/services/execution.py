@@ -148,7 +148,14 @@ def _take_job(job_id: uuid.UUID, previous_beat: float | None) -> Row[Any] | None
             if job.state is JobState.running:
                 if redis_db.is_recent(previous_beat) or not _heartbeats_are_complete():
                     # A live worker has it (a duplicate delivery), or may have it: Redis
-                    # lost the beats lately. The reaper decides once they are back.
+                    # lost the beats lately. The reaper decides once they are back, by
+                    # the heart as that worker left it: a delivery that does not run
+                    # the job must not keep a dead worker's job alive.
+                    best_effort(
+                        "heartbeat",
+                        lambda: redis_db.restore_heartbeat(job_id, previous_beat),
+                        None,
+                    )
                     return None
                 if job.attempt >= job.max_attempts:
                     end_job(session, job_id, WORKER_LOST)

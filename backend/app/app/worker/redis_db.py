@@ -189,10 +189,27 @@ def beat_heart(job_id: uuid.UUID) -> float | None:
     previous = client().set(
         heartbeat_key(job_id),
         time.time(),
-        ex=int(settings.WORKER_LOST_AFTER_SECONDS) + 1,
+        ex=_heartbeat_lifetime(),
         get=True,
     )
     return None if previous is None else float(previous)
+
+
+def restore_heartbeat(job_id: uuid.UUID, beat: float | None) -> None:
+    """Put back the heartbeat that `beat_heart` replaced (None: there was none), with
+    the time it had left."""
+    key = heartbeat_key(job_id)
+    if beat is not None:
+        left = beat + _heartbeat_lifetime() - time.time()
+        if left > 0:
+            client().set(key, beat, px=int(left * 1000))
+            return
+    client().delete(key)
+
+
+def _heartbeat_lifetime() -> int:
+    """Seconds a heartbeat key lives: a little longer than the reaper waits for one."""
+    return int(settings.WORKER_LOST_AFTER_SECONDS) + 1
 
 
 def is_recent(beat: float | None) -> bool:
