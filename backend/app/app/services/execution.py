@@ -30,7 +30,13 @@ from app.models.artifact import Artifact
 from app.models.file import File
 from app.models.job import TERMINAL_STATES, ErrorType, JobState
 from app.schemas.job import JobRead
-from app.services.hot_state import best_effort, mirror_job
+from app.services.hot_state import (
+    beat_heart,
+    best_effort,
+    cancel_requested,
+    mirror_job,
+    restore_heartbeat,
+)
 from app.services.jobs import send_job
 from app.services.storage_keys import artifact_key, file_key, log_key
 from app.services.watchdog import watchdog
@@ -89,7 +95,7 @@ class WorkerRuntime:
         best_effort("log", lambda: redis_db.append_log(self.job_id, line), None)
 
     def is_cancelled(self) -> bool:
-        return best_effort("cancel flag", lambda: redis_db.cancel_requested(self.job_id), False)
+        return cancel_requested(self.job_id)
 
     def input_file(self, file_id: uuid.UUID) -> InputFile:
         def read() -> File | None:
@@ -128,7 +134,7 @@ class WorkerRuntime:
 def _start(job_id: uuid.UUID) -> JobRead | None:
     """queued -> running with attempt + 1; None when this delivery must not run the job."""
     # Beat before the row says running, so the reaper never sees running without a heart.
-    previous_beat = _beat_heart(job_id)
+    previous_beat = beat_heart(job_id)
     started = retry_while_unreachable("start job", lambda: _take_job(job_id, previous_beat))
     if started is None:
         return None
@@ -151,11 +157,7 @@ def _take_job(job_id: uuid.UUID, previous_beat: float | None) -> Row[Any] | None
                     # lost the beats lately. The reaper decides once they are back, by
                     # the heart as that worker left it: a delivery that does not run
                     # the job must not keep a dead worker's job alive.
-                    best_effort(
-                        "heartbeat",
-                        lambda: redis_db.restore_heartbeat(job_id, previous_beat),
-                        None,
-                    )
+                    restore_heartbeat(job_id, previous_beat)
                     return None
                 if job.attempt >= job.max_attempts:
                     end_job(session, job_id, WORKER_LOST)
@@ -289,10 +291,6 @@ def _retry_later(job: JobRead, message: str) -> None:
 
 def _heartbeats_are_complete() -> bool:
     return best_effort("hot state age", redis_db.heartbeats_are_complete, False)
-
-
-def _beat_heart(job_id: uuid.UUID) -> float | None:
-    return best_effort("heartbeat", lambda: redis_db.beat_heart(job_id), None)
 
 
 @cache

@@ -51,3 +51,16 @@ def load_job(job_id: uuid.UUID) -> JobRead | None:
 
 async def load_job_json(job_id: uuid.UUID) -> tuple[uuid.UUID, JobState, bytes] | None:
     return await best_effort_async("read job", lambda: redis_db.load_job_json(job_id), None)
+
+
+def beat_heart(job_id: uuid.UUID) -> float | None:
+    """Refresh the job's heartbeat; the one it replaced, if Redis answers and had one."""
+    return best_effort("heartbeat", lambda: redis_db.beat_heart(job_id), None)
+
+
+def restore_heartbeat(job_id: uuid.UUID, beat: float | None) -> None:
+    best_effort("heartbeat", lambda: redis_db.restore_heartbeat(job_id, beat), None)
+
+
+def cancel_requested(job_id: uuid.UUID) -> bool:
+    return best_effort("cancel flag", lambda: redis_db.cancel_requested(job_id), False)

@@ -15,8 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from app.core.config import settings
-from app.services.hot_state import best_effort
-from app.worker import redis_db
+from app.services import hot_state
 
 logger = logging.getLogger(__name__)
 
@@ -63,15 +62,12 @@ class Watchdog:
     def _look_after(self, watch: _Watch) -> None:
         now = time.monotonic()
         if now - watch.last_beat >= settings.HEARTBEAT_INTERVAL_SECONDS:
-            best_effort("heartbeat", lambda: redis_db.beat_heart(watch.job_id), None)
+            hot_state.beat_heart(watch.job_id)
             watch.last_beat = now
         if watch.stop_stuck_tool is None:
             return
         if watch.cancel_seen is None:
-            cancelled = best_effort(
-                "cancel", lambda: redis_db.cancel_requested(watch.job_id), False
-            )
-            watch.cancel_seen = now if cancelled else None
+            watch.cancel_seen = now if hot_state.cancel_requested(watch.job_id) else None
         elif now - watch.cancel_seen >= settings.CANCEL_GRACE_SECONDS:
             logger.warning("job %s: the tool ignored its cancel; terminating it", watch.job_id)
             watch.stop_stuck_tool()
