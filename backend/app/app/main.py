@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.api import metrics
 from app.api.api_v1.api import api_router
-from app.api.body_limits import BodyLimits
+from app.api.body_limits import BodyLimits, is_json, media_type
 from app.api.security_headers import SecurityHeaders
 from app.api.unmatched import unmatched_api_route
 from app.core.config import settings
@@ -112,8 +112,7 @@ def invalid_request(request: Request, error: RequestValidationError) -> JSONResp
 def _body_is_not_json(request: Request, failures: list[dict[str, Any]]) -> bool:
     """A JSON route was sent a body of another type (FastAPI reads it as bytes, and the
     body as a whole fails); an empty body is only a missing one."""
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type == "application/json" or media_type.endswith("+json"):
+    if is_json(media_type(request.headers.get("content-type", ""))):
         return False
     return any(
         tuple(failure["loc"]) == ("body",) and failure["type"] != "missing" for failure in failures

@@ -52,6 +52,18 @@ def json_nesting_exceeds(body: bytes, max_depth: int) -> bool:
     return b"[]" in remaining or remaining.count(b"[") > max_depth
 
 
+def media_type(content_type: str) -> str:
+    """`type/subtype` of a Content-Type header, without parameters, lower case."""
+    return content_type.partition(";")[0].strip().lower()
+
+
+def is_json(media: str) -> bool:
+    """Whether FastAPI parses a body of this media type as JSON."""
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
 def _invalid(loc: str, msg: str, error_type: str) -> JSONResponse:
     # The shape of every other 422: a list of {loc, msg, type}.
     return JSONResponse(
@@ -134,13 +146,10 @@ class BodyLimits:
         await self.app(scope, _replay(bytes(body), receive), send)
 
     def _refusal(self, body: bytes, content_type: str) -> JSONResponse | None:
-        media_type = content_type.partition(";")[0].strip().lower()
-        if media_type == "application/x-www-form-urlencoded" and _PERCENT_NUL.search(body):
+        media = media_type(content_type)
+        if media == "application/x-www-form-urlencoded" and _PERCENT_NUL.search(body):
             return _invalid("body", "a NUL character (%00) is not accepted", "nul_character")
-        is_json = media_type == "application/json" or (
-            media_type.startswith("application/") and media_type.endswith("+json")
-        )
-        if not body or not is_json:
+        if not body or not is_json(media):
             return None
         try:
             body.decode()

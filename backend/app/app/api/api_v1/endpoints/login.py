@@ -21,10 +21,10 @@ router = APIRouter(tags=["login"], route_class=ApiRoute)
     "for a bearer token.",
     responses={
         401: error("Wrong email or password, or an inactive account."),
-        429: {
-            "description": "Too many attempts for this account or from this address: "
+        429: error(
+            "Too many attempts for this account or from this address: "
             "try again after `Retry-After` seconds."
-        },
+        ),
     },
 )
 def login_access_token(
