@@ -16,7 +16,7 @@ def wait_for_services(
     timeout: Annotated[float, typer.Option(help="Seconds before giving up.")] = 60,
 ) -> None:
     """Wait until the database, Redis and the broker answer."""
-    from app.core.backing_services import STARTUP_CHECKS, wait_for
+    from app.services.use_cases.health import STARTUP_CHECKS, wait_for
 
     try:
         wait_for(STARTUP_CHECKS, timeout_seconds=timeout)

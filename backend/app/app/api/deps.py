@@ -12,8 +12,8 @@ from app.core.config import settings
 from app.core.security import user_id_from_token
 from app.db.session import SessionLocal
 from app.schemas.user import Principal
-from app.services import api_keys as api_key_service
-from app.services import users as user_service
+from app.services.use_cases import api_keys as api_key_service
+from app.services.use_cases import users as user_service
 
 # auto_error=False: a missing token is our 401 with our message, like a bad one.
 oauth2_scheme = OAuth2PasswordBearer(
@@ -49,6 +49,7 @@ def _unauthorized(detail: str) -> HTTPException:
 
 
 async def get_current_principal(
+    session: SessionDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Principal:
@@ -58,11 +59,11 @@ async def get_current_principal(
     elif api_key is not None:
         # Checked against Redis or the database on every request, so a revoked key
         # fails at once in every process.
-        user_id = await run_in_threadpool(api_key_service.owner_of_api_key, api_key)
+        user_id = await run_in_threadpool(api_key_service.owner_of_api_key, session, api_key)
         invalid = "invalid API key"
     else:
         raise _unauthorized("not authenticated")
-    principal = None if user_id is None else await user_service.principal(user_id)
+    principal = None if user_id is None else await user_service.principal(session, user_id)
     if principal is None or not principal.is_active:
         raise _unauthorized(invalid)
     return principal

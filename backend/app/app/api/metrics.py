@@ -1,7 +1,8 @@
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from app.services import metrics
+from app.api.deps import SessionDep
+from app.services.use_cases import metrics
 
 router = APIRouter(tags=["health"])
 
@@ -15,5 +16,5 @@ router = APIRouter(tags=["health"])
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text."}},
 )
-def read_metrics() -> Response:
-    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+def read_metrics(session: SessionDep) -> Response:
+    return Response(metrics.render(session), media_type=CONTENT_TYPE_LATEST)

@@ -1,20 +1,21 @@
 """The Celery application: one configuration for the API (which sends) and the worker."""
 
-from typing import Any
-
 from celery import Celery
-from celery.signals import worker_process_init
 from kombu import Queue
 
 from app.core.config import settings
-from app.tools.registry import queues
+from app.tools.registry import tools_by_name
 from app.worker.scheduler import beat_schedule
+from app.worker.task_routes import DEFAULT_QUEUE, TASK_ROUTES
 
 # Job priority as users see it: 0 lowest .. 9 most urgent (as in AMQP).
 MAX_PRIORITY = 9
 
-RUN_JOB_TASK = "app.worker.tasks.run_job"
-DELIVER_WEBHOOK_TASK = "app.worker.tasks.deliver_webhook"
+
+def queue_names() -> list[str]:
+    """Every queue of this installation: the default one and each tool's."""
+    return sorted({DEFAULT_QUEUE} | {tool.queue for tool in tools_by_name().values()})
+
 
 celery_app = Celery("tooljobs", broker=settings.broker_url, include=["app.worker.tasks"])
 celery_app.conf.update(
@@ -27,9 +28,10 @@ celery_app.conf.update(
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
     task_queues=[
-        Queue(name, routing_key=name, max_priority=MAX_PRIORITY) for name in sorted(queues())
+        Queue(name, routing_key=name, max_priority=MAX_PRIORITY) for name in queue_names()
     ],
-    task_default_queue="default",
+    task_default_queue=DEFAULT_QUEUE,
+    task_routes=TASK_ROUTES,
     task_create_missing_queues=False,
     broker_transport_options={
         # Redis has no native priorities: kombu keeps one list per step and reads step 0 first.
@@ -63,11 +65,3 @@ def broker_priority(priority: int) -> int:
     if celery_app.conf.broker_url.startswith(("redis", "rediss")):
         return MAX_PRIORITY - priority
     return priority
-
-
-@worker_process_init.connect
-def _dispose_inherited_connections(**_: Any) -> None:
-    """A forked worker child must not reuse the connections of its parent."""
-    from app.db.session import engine
-
-    engine.dispose(close=False)

@@ -20,7 +20,7 @@ from app.core.config import settings
 CHUNK_BYTES = 1024 * 1024
 
 
-class TooLarge(Exception):
+class ObjectTooLarge(Exception):
     """The content passed the size limit; nothing was kept."""
 
 
@@ -69,7 +69,7 @@ class LocalStorage:
                 for chunk in chunks:
                     size += len(chunk)
                     if max_bytes is not None and size > max_bytes:
-                        raise TooLarge(f"more than {max_bytes} bytes")
+                        raise ObjectTooLarge(f"more than {max_bytes} bytes")
                     digest.update(chunk)
                     out.write(chunk)
             # Readers never see a half-written object.

@@ -1,14 +1,33 @@
+"""SQL of jobs: create, read, list, move between states, purge."""
+
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import Row, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningUpdate
 
-from app.models.job import TERMINAL_STATES, Job, JobState, JobTombstone
+from app.models.job import TERMINAL_STATES, Job, JobError, JobState, JobTombstone
+
+# A job's row as an UPDATE ... RETURNING gives it: every column, by name, as on a Job.
+JobRow = Row[Any]
+_JobUpdate = ReturningUpdate[tuple[Job]]
+
+
+class JobChanges(TypedDict, total=False):
+    """The columns a state transition may write."""
+
+    state: JobState
+    progress: float
+    message: str | None
+    outputs: dict[str, object]
+    error: JobError
+    cancel_requested: bool
+    finished_at: datetime
+    updated_at: datetime
 
 
 def create_job(session: Session, job: Job) -> Job:
@@ -29,33 +48,36 @@ def delete_job(session: Session, job_id: uuid.UUID) -> None:
 
 
 def transition_job(
-    session: Session, job_id: uuid.UUID, from_states: Collection[JobState], **values: Any
-) -> Row[Any] | None:
+    session: Session,
+    job_id: uuid.UUID,
+    from_states: Collection[JobState],
+    **changes: Unpack[JobChanges],
+) -> JobRow | None:
     """Update the job only if it is in one of `from_states`: its new row, or None when it
     was not.
 
     The state check and the write are one statement, so two processes racing on the
     same job (a worker finishing it, the reaper failing it) cannot both win.
     """
-    statement = _transition_statement(tuple(sorted(values)))
-    parameters = {f"new_{name}": value for name, value in values.items()}
+    statement = _transition_statement(tuple(sorted(changes)))
+    parameters = {f"new_{name}": value for name, value in changes.items()}
     return _execute_transition(session, statement, job_id, from_states, parameters)
 
 
 def start_job(
     session: Session, job_id: uuid.UUID, from_states: Collection[JobState], now: datetime
-) -> Row[Any] | None:
+) -> JobRow | None:
     """`transition_job` to running, with attempt + 1 and the progress of the last run reset."""
     return _execute_transition(session, _start_statement(), job_id, from_states, {"now": now})
 
 
 def _execute_transition(
     session: Session,
-    statement: ReturningUpdate[Any],
+    statement: _JobUpdate,
     job_id: uuid.UUID,
     from_states: Collection[JobState],
-    parameters: dict[str, Any],
-) -> Row[Any] | None:
+    parameters: dict[str, object],
+) -> JobRow | None:
     # Core on the session's connection: a job's transitions are the worker's hottest SQL,
     # and the ORM's bulk-update bookkeeping cost more than the statement itself.
     parameters.update(job_id=job_id, from_states=list(from_states))
@@ -63,7 +85,7 @@ def _execute_transition(
 
 
 @cache
-def _transition_statement(columns: tuple[str, ...]) -> ReturningUpdate[Any]:
+def _transition_statement(columns: tuple[str, ...]) -> _JobUpdate:
     # Built once per set of columns: building a statement costs more than running it.
     job = Job.__table__
     return _guarded_update(
@@ -72,7 +94,7 @@ def _transition_statement(columns: tuple[str, ...]) -> ReturningUpdate[Any]:
 
 
 @cache
-def _start_statement() -> ReturningUpdate[Any]:
+def _start_statement() -> _JobUpdate:
     job = Job.__table__
     now = bindparam("now", type_=job.c.started_at.type)
     return _guarded_update(
@@ -87,7 +109,7 @@ def _start_statement() -> ReturningUpdate[Any]:
     )
 
 
-def _guarded_update(values: dict[str, Any]) -> ReturningUpdate[Any]:
+def _guarded_update(values: dict[str, object]) -> _JobUpdate:
     return (
         update(Job)
         .where(

@@ -6,12 +6,26 @@ from pathlib import Path
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from app.core.config import settings
 from app.core.security import hash_password
 from app.crud import user as user_crud
 
 logger = logging.getLogger(__name__)
+
+
+def check_database_server() -> None:
+    """The server answers, whether or not the application's database exists yet."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "postgresql":
+        url = url.set(database="postgres")
+    probe = create_engine(url, poolclass=NullPool)
+    try:
+        with probe.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    finally:
+        probe.dispose()
 
 
 def create_database_if_missing(url: str) -> bool:

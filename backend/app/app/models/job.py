@@ -1,10 +1,11 @@
 import enum
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, NotRequired
 
 from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+from typing_extensions import TypedDict
 
 from app.db.base_class import Base, utcnow
 
@@ -32,6 +33,15 @@ class ErrorType(enum.StrEnum):
     system_error = "system_error"
 
 
+class JobError(TypedDict):
+    """Why a job failed, as stored and as clients see it."""
+
+    type: ErrorType
+    message: str
+    # The last frames of an unexpected exception the tool raised.
+    traceback: NotRequired[str]
+
+
 class Job(Base):
     __tablename__ = "job"
     __table_args__ = (
@@ -55,7 +65,7 @@ class Job(Base):
     progress: Mapped[float] = mapped_column(default=0.0)
     message: Mapped[str | None] = mapped_column(Text)
     outputs: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[JobError | None] = mapped_column(JSON)
     priority: Mapped[int] = mapped_column(default=5)
     attempt: Mapped[int] = mapped_column(default=0)
     max_attempts: Mapped[int] = mapped_column(default=1)

@@ -12,7 +12,7 @@ from pydantic import (
     UrlConstraints,
 )
 
-from app.models.job import JobState
+from app.models.job import JobError, JobState
 
 
 def in_utc(moment: datetime) -> datetime:
@@ -71,7 +71,7 @@ class JobRead(BaseModel):
     progress: float
     message: str | None
     outputs: dict[str, Any] | None
-    error: dict[str, Any] | None
+    error: JobError | None
     priority: int
     attempt: int
     max_attempts: int

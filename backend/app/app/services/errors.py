@@ -1,62 +1,62 @@
-"""Errors a client can cause, each with its HTTP status; mapped to responses in one place."""
+"""What goes wrong that a caller can cause or wait out, in the domain's words.
+
+Services raise these; the API maps each to a status code in one place
+(`app.api.errors`), and the worker, which calls services too, never sees HTTP.
+"""
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+
+# A field's place in what the caller sent: names of fields, and indexes of list items.
+FieldPath = tuple[str | int, ...]
 
 
 class ServiceError(Exception):
-    status_code = 500
-
-    def __init__(self, detail: Any) -> None:
+    def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
 
-    @property
-    def headers(self) -> dict[str, str]:
-        """HTTP headers the answer carries with the status and detail."""
-        return {}
-
 
 class NotFound(ServiceError):
-    status_code = 404
-
-
-class Conflict(ServiceError):
-    status_code = 409
-
-
-class Unavailable(ServiceError):
-    """A backing service (database, Redis, broker) is down; the client may retry."""
-
-    status_code = 503
-
-
-class InvalidInput(ServiceError):
-    """422 in FastAPI's own shape: a list of {loc, msg, type}, so clients parse one format."""
-
-    status_code = 422
-
-    def __init__(self, errors: Sequence[dict[str, Any]]) -> None:
-        super().__init__(list(errors))
-
-    @classmethod
-    def at(cls, loc: Sequence[str | int], msg: str, error_type: str) -> "InvalidInput":
-        return cls([{"loc": list(loc), "msg": msg, "type": error_type}])
+    """Unknown, or someone else's: the two read the same."""
 
 
 class Gone(ServiceError):
     """It existed and was deleted on purpose (a retention tombstone keeps its id)."""
 
-    status_code = 410
+
+class Conflict(ServiceError):
+    """Not in a state that allows this."""
+
+
+class TooLarge(ServiceError):
+    """Past a size limit."""
+
+
+class Unavailable(ServiceError):
+    """A backing service (database, Redis, broker) is down; the caller may retry."""
 
 
 class RateLimited(ServiceError):
-    status_code = 429
-
     def __init__(self, detail: str, retry_after_seconds: int) -> None:
         super().__init__(detail)
         self.retry_after_seconds = retry_after_seconds
 
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after_seconds)}
+
+@dataclass(frozen=True)
+class FieldError:
+    """One invalid field: where it is in what was sent, why, and a stable type."""
+
+    path: FieldPath
+    message: str
+    type: str
+
+
+class InvalidInput(ServiceError):
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        super().__init__("; ".join(f"{'.'.join(map(str, e.path))}: {e.message}" for e in errors))
+        self.errors = list(errors)
+
+    @classmethod
+    def at(cls, path: FieldPath, message: str, error_type: str) -> "InvalidInput":
+        return cls([FieldError(path, message, error_type)])

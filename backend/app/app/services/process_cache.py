@@ -7,20 +7,16 @@ process follows, so each drops its copy at once. A process that loses the channe
 forgets everything it holds, since it may have missed a message.
 """
 
-import logging
 import threading
 import uuid
 from typing import Literal
 
-import redis
 from cachetools import TTLCache
 
 from app.core.config import settings
 from app.models.job import JobState
 from app.schemas.user import Principal
-from app.worker import redis_db
-
-logger = logging.getLogger(__name__)
+from app.worker.redis_db import caches
 
 Kind = Literal["principal", "job"]
 
@@ -65,11 +61,7 @@ def keep_ended_job(job_id: uuid.UUID, owner_id: uuid.UUID, state: JobState, body
 def forget(kind: Kind, item_id: uuid.UUID) -> None:
     """Drop the item here and tell every other API process to drop it too."""
     _drop(kind, item_id)
-    try:
-        redis_db.publish_invalidation(f"{kind}:{item_id}")
-    except redis.RedisError as error:
-        # The others keep their copy until it expires (PRINCIPAL_/ENDED_JOB_CACHE_SECONDS).
-        logger.warning("could not publish cache invalidation: %r", error)
+    caches.publish_invalidation(f"{kind}:{item_id}")
 
 
 def _drop(kind: str, item_id: uuid.UUID) -> None:
@@ -90,7 +82,7 @@ def follow(following: bool) -> None:
         _ended_jobs.clear()
 
 
-def drop_invalidated(_channel: str, item: bytes) -> None:
+def drop_invalidated(item: bytes) -> None:
     """RedisFollower's handler of the invalidations channel."""
     kind, _, item_id = item.decode().partition(":")
     _drop(kind, uuid.UUID(item_id))

@@ -5,12 +5,13 @@ import hmac
 import uuid
 
 import httpx
+from sqlalchemy.orm import Session
 
-from app.core.celery_app import DELIVER_WEBHOOK_TASK, celery_app
+from app.core.celery_app import celery_app
 from app.core.config import settings
 from app.crud import job as job_crud
-from app.db.session import SessionLocal
 from app.schemas.job import JobRead
+from app.worker.task_routes import TaskName
 
 SIGNATURE_HEADER = "X-Tooljobs-Signature"
 TIMEOUT_SECONDS = 5
@@ -22,7 +23,7 @@ class WebhookRejected(Exception):
 
 def schedule_delivery(job_id: uuid.UUID) -> None:
     """Queue the delivery; the worker that ran the job never waits for the endpoint."""
-    celery_app.send_task(DELIVER_WEBHOOK_TASK, args=[str(job_id)], queue="default")
+    celery_app.send_task(TaskName.DELIVER_WEBHOOK, args=[str(job_id)])
 
 
 def signature(body: bytes) -> str:
@@ -30,18 +31,18 @@ def signature(body: bytes) -> str:
     return f"sha256={digest}"
 
 
-def deliver(job_id: uuid.UUID) -> None:
+def deliver(session: Session, job_id: uuid.UUID) -> None:
     """POST the job's snapshot to its callback_url; raise to be tried again."""
-    with SessionLocal() as session:
-        job = job_crud.get_job(session, job_id)
+    job = job_crud.get_job(session, job_id)
     if job is None or job.callback_url is None:
         return  # deleted since
-    body = JobRead.model_validate(job).model_dump_json().encode()
+    url, body = job.callback_url, JobRead.model_validate(job).model_dump_json().encode()
+    session.commit()  # the read is over: no connection held while the endpoint answers
     response = httpx.post(
-        job.callback_url,
+        url,
         content=body,
         headers={"Content-Type": "application/json", SIGNATURE_HEADER: signature(body)},
         timeout=TIMEOUT_SECONDS,
     )
     if not response.is_success:
-        raise WebhookRejected(f"{job.callback_url} answered {response.status_code}")
+        raise WebhookRejected(f"{url} answered {response.status_code}")

@@ -69,10 +69,6 @@ def get_tool(name: str) -> AnyTool:
         raise UnknownToolError(name) from None
 
 
-def queues() -> set[str]:
-    return {"default"} | {tool.queue for tool in tools_by_name().values()}
-
-
 def _discovered_tools() -> Iterator[AnyTool]:
     for package in (builtin, mockups):
         for module_info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):

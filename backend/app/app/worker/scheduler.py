@@ -1,20 +1,27 @@
 """The beat schedule: periodic entries that Celery beat sends to the workers."""
 
-from typing import Any
+from typing import TypedDict
 
 from app.core.config import settings
+from app.worker.task_routes import TaskName
 
 
-def beat_schedule() -> dict[str, dict[str, Any]]:
+class BeatEntry(TypedDict):
+    task: str
+    schedule: float
+    options: dict[str, float]
+
+
+def beat_schedule() -> dict[str, BeatEntry]:
     housekeeping = {
-        "dispatch-schedules": ("dispatch_schedules", settings.SCHEDULER_TICK_SECONDS),
-        "reap-lost-jobs": ("reap_lost_jobs", settings.REAPER_INTERVAL_SECONDS),
-        "resend-unsent-jobs": ("resend_unsent_jobs", settings.RESEND_INTERVAL_SECONDS),
-        "purge-expired-jobs": ("purge_expired_jobs", settings.RETENTION_INTERVAL_SECONDS),
+        "dispatch-schedules": (TaskName.DISPATCH_SCHEDULES, settings.SCHEDULER_TICK_SECONDS),
+        "reap-lost-jobs": (TaskName.REAP_LOST_JOBS, settings.REAPER_INTERVAL_SECONDS),
+        "resend-unsent-jobs": (TaskName.RESEND_UNSENT_JOBS, settings.RESEND_INTERVAL_SECONDS),
+        "purge-expired-jobs": (TaskName.PURGE_EXPIRED_JOBS, settings.RETENTION_INTERVAL_SECONDS),
     }
     return {
         entry: {
-            "task": f"app.worker.tasks.{task}",
+            "task": task.value,
             "schedule": period,
             # A run that waited past the next one is pointless: drop it.
             "options": {"expires": period},

@@ -1,32 +1,42 @@
-"""Celery tasks: thin shells that pass ids to the services."""
+"""Celery's edge of the app: each task opens the database session for its run and hands
+ids to a service; nothing else happens here."""
 
 import uuid
-from typing import Any
 
 import httpx
-from celery.signals import task_revoked
+from celery import Task
+from celery.app.task import Context
+from celery.signals import task_revoked, worker_process_init
 
-from app.core.celery_app import DELIVER_WEBHOOK_TASK, RUN_JOB_TASK, celery_app
-from app.services import execution, housekeeping, schedules, webhooks
+from app.core.celery_app import celery_app
+from app.db.session import SessionLocal, engine
+from app.services import webhooks
+from app.services.execution import run
+from app.services.housekeeping import reaper, resend, retention, schedule_dispatch
+from app.worker.task_routes import TaskName
 
 
-@celery_app.task(name=RUN_JOB_TASK)
+@celery_app.task(name=TaskName.RUN_JOB)
 def run_job(job_id: str) -> None:
     def stop_stuck_tool() -> None:
         # Kills this pool process; the worker then records the job as cancelled (below).
         celery_app.control.revoke(job_id, terminate=True)
 
-    execution.execute_job(uuid.UUID(job_id), stop_stuck_tool=stop_stuck_tool)
+    with SessionLocal() as session:
+        run.run_job(session, uuid.UUID(job_id), stop_stuck_tool=stop_stuck_tool)
 
 
 @task_revoked.connect
-def _record_terminated_job(request: Any, terminated: bool, **_: Any) -> None:
-    if terminated and request.task == RUN_JOB_TASK:
-        execution.end_terminated_job(uuid.UUID(request.id))
+def _record_terminated_job(
+    sender: Task[[str], None], request: Context, terminated: bool, **_: object
+) -> None:
+    if terminated and sender.name == TaskName.RUN_JOB and request.id is not None:
+        with SessionLocal() as session:
+            run.end_terminated_job(session, uuid.UUID(request.id))
 
 
 @celery_app.task(
-    name=DELIVER_WEBHOOK_TASK,
+    name=TaskName.DELIVER_WEBHOOK,
     autoretry_for=(httpx.HTTPError, webhooks.WebhookRejected),
     retry_backoff=2,
     retry_backoff_max=600,
@@ -34,24 +44,35 @@ def _record_terminated_job(request: Any, terminated: bool, **_: Any) -> None:
     max_retries=8,
 )
 def deliver_webhook(job_id: str) -> None:
-    webhooks.deliver(uuid.UUID(job_id))
+    with SessionLocal() as session:
+        webhooks.deliver(session, uuid.UUID(job_id))
 
 
-@celery_app.task(name="app.worker.tasks.reap_lost_jobs")
+@celery_app.task(name=TaskName.REAP_LOST_JOBS)
 def reap_lost_jobs() -> int:
-    return housekeeping.reap_lost_jobs()
+    with SessionLocal() as session:
+        return reaper.reap_lost_jobs(session)
 
 
-@celery_app.task(name="app.worker.tasks.resend_unsent_jobs")
+@celery_app.task(name=TaskName.RESEND_UNSENT_JOBS)
 def resend_unsent_jobs() -> int:
-    return housekeeping.resend_unsent_jobs()
+    with SessionLocal() as session:
+        return resend.resend_unsent_jobs(session)
 
 
-@celery_app.task(name="app.worker.tasks.purge_expired_jobs")
+@celery_app.task(name=TaskName.PURGE_EXPIRED_JOBS)
 def purge_expired_jobs() -> int:
-    return housekeeping.purge_expired_jobs()
+    with SessionLocal() as session:
+        return retention.purge_expired_jobs(session)
 
 
-@celery_app.task(name="app.worker.tasks.dispatch_schedules")
+@celery_app.task(name=TaskName.DISPATCH_SCHEDULES)
 def dispatch_schedules() -> int:
-    return schedules.dispatch_due_schedules()
+    with SessionLocal() as session:
+        return schedule_dispatch.dispatch_due_schedules(session)
+
+
+@worker_process_init.connect
+def _dispose_inherited_connections(**_: object) -> None:
+    """A forked worker child must not reuse the connections of its parent."""
+    engine.dispose(close=False)

@@ -6,7 +6,7 @@ from app.api.deps import CurrentPrincipal, SessionDep
 from app.api.responses import error, not_found
 from app.api.routing import ApiRoute
 from app.schemas.api_key import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
-from app.services import api_keys as api_key_service
+from app.services.use_cases import api_keys as api_key_service
 
 router = APIRouter(prefix="/users/me/api-keys", tags=["api keys"], route_class=ApiRoute)
 
@@ -22,8 +22,7 @@ router = APIRouter(prefix="/users/me/api-keys", tags=["api keys"], route_class=A
 def create_api_key(
     session: SessionDep, principal: CurrentPrincipal, body: ApiKeyCreate
 ) -> ApiKeyCreated:
-    api_key, secret = api_key_service.create_api_key(session, principal, body.name)
-    return ApiKeyCreated(key=secret, **ApiKeyRead.model_validate(api_key).model_dump())
+    return api_key_service.create_api_key(session, principal, body.name)
 
 
 @router.get(
@@ -32,10 +31,7 @@ def create_api_key(
     description="Name, prefix and dates of each key, oldest first; never the secret.",
 )
 def list_api_keys(session: SessionDep, principal: CurrentPrincipal) -> list[ApiKeyRead]:
-    return [
-        ApiKeyRead.model_validate(api_key)
-        for api_key in api_key_service.list_api_keys(session, principal)
-    ]
+    return api_key_service.list_api_keys(session, principal)
 
 
 @router.delete(

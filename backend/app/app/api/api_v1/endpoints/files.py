@@ -9,10 +9,8 @@ from app.api.deps import CurrentPrincipal, SessionDep
 from app.api.downloads import download
 from app.api.responses import error, not_found
 from app.api.routing import ApiRoute
-from app.core.storage import read_chunks
 from app.schemas.file import FileRead
-from app.services import files as file_service
-from app.tools.context import plain_file_name
+from app.services.use_cases import files as file_service
 
 router = APIRouter(prefix="/files", tags=["files"], route_class=ApiRoute)
 
@@ -32,21 +30,16 @@ def upload_file(
     principal: CurrentPrincipal,
     file: Annotated[UploadFile, FileField(description="The file's content.")],
 ) -> FileRead:
-    stored = file_service.upload(
-        session,
-        principal,
-        name=plain_file_name(file.filename),
-        content_type=file.content_type,
-        chunks=read_chunks(file.file),
+    return file_service.upload(
+        session, principal, name=file.filename, content_type=file.content_type, content=file.file
     )
-    return FileRead.model_validate(stored)
 
 
 @router.get(
     "/{file_id}", summary="Describe a file", description="Name, size, sha256.", responses=NOT_FOUND
 )
 def read_file(session: SessionDep, principal: CurrentPrincipal, file_id: uuid.UUID) -> FileRead:
-    return FileRead.model_validate(file_service.get_file(session, principal, file_id))
+    return file_service.get_file(session, principal, file_id)
 
 
 @router.get(
@@ -59,8 +52,8 @@ def read_file(session: SessionDep, principal: CurrentPrincipal, file_id: uuid.UU
 def read_file_content(
     session: SessionDep, principal: CurrentPrincipal, file_id: uuid.UUID
 ) -> StreamingResponse:
-    file = file_service.get_file(session, principal, file_id)
-    return download(file_service.open_content(file), file.name, file.content_type, file.size)
+    file, stream = file_service.open_file(session, principal, file_id)
+    return download(stream, file.name, file.content_type, file.size)
 
 
 @router.delete(

@@ -1,8 +1,9 @@
 from fastapi import APIRouter, Response, status
 
+from app.api.deps import SessionDep
 from app.api.routing import ApiRoute
-from app.core import backing_services
 from app.schemas.health import Readiness
+from app.services.use_cases import health
 
 router = APIRouter(prefix="/health", tags=["health"], route_class=ApiRoute)
 
@@ -18,9 +19,10 @@ def liveness() -> dict[str, str]:
     description="Checks the database, Redis and the broker; 503 naming each that fails.",
     responses={503: {"model": Readiness, "description": "A backing service does not answer."}},
 )
-def readiness(response: Response) -> Readiness:
-    failures = backing_services.failures()
+def readiness(session: SessionDep, response: Response) -> Readiness:
+    checks = health.readiness_checks(session)
+    failures = health.failures(checks)
     if failures:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    checks = {name: failures.get(name, "ok") for name in backing_services.READINESS_CHECKS}
-    return Readiness(status="unavailable" if failures else "ok", checks=checks)
+    report = {name: failures.get(name, "ok") for name in checks}
+    return Readiness(status="unavailable" if failures else "ok", checks=report)

@@ -9,49 +9,19 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.api.deps import CurrentPrincipal, Offset, SessionDep
 from app.api.downloads import download
-from app.api.responses import Responses, error, not_found
+from app.api.responses import error, not_found
 from app.api.routing import ApiRoute
-from app.core.config import settings
-from app.models.job import TERMINAL_STATES
+from app.api.submissions import SUBMIT_RESPONSES, IdempotencyKey, accepted
 from app.schemas.file import ArtifactRead
 from app.schemas.job import JobCreate, JobFilters, JobPage, JobRead
-from app.services import artifacts as artifact_service
-from app.services import job_events, rate_limits
-from app.services import jobs as job_service
-from app.services import logs as log_service
+from app.services.use_cases import artifacts as artifact_service
+from app.services.use_cases import job_waiting, rate_limits
+from app.services.use_cases import jobs as job_service
+from app.services.use_cases import logs as log_service
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], route_class=ApiRoute)
 
 NOT_FOUND = not_found("No such job, or not yours.")
-SUBMIT_RESPONSES: Responses = {
-    200: {"description": "The Idempotency-Key replayed an earlier submission: its job."},
-    409: error("The Idempotency-Key was used for a different request."),
-    422: {"description": "Unknown tool, or inputs that fail the tool's model (see `loc`)."},
-    429: error("Too many submissions: try again after `Retry-After` seconds."),
-    503: error("The queue is down; nothing was submitted."),
-}
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        max_length=255,
-        # No control characters: PostgreSQL text cannot hold NUL, and none belongs in a key.
-        pattern=r"^[^\x00-\x1f\x7f]+$",
-        description="Submitting again with the same key and request gives the same job.",
-    ),
-]
-
-
-def accepted(job: JobRead, *, created: bool) -> Response:
-    """202 with the job's address when it was queued now; 200 when an Idempotency-Key
-    replayed an earlier submission. The JSON is written here, once: the route declares
-    `response_model=JobRead` for the documentation only."""
-    return Response(
-        job.model_dump_json(),
-        status_code=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
-        media_type="application/json",
-        headers={"Location": f"{settings.API_V1_STR}/jobs/{job.id}"},
-    )
 
 
 @router.post(
@@ -106,6 +76,7 @@ def list_jobs(
     },
 )
 async def read_job(
+    session: SessionDep,
     principal: CurrentPrincipal,
     job_id: uuid.UUID,
     wait: Annotated[
@@ -113,12 +84,12 @@ async def read_job(
     ] = 0,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    body = await job_service.read_job_json(principal, job_id)
+    body = await job_service.read_job_json(session, principal, job_id)
     if wait:
         job = JobRead.model_validate_json(body)
-        if job.state not in TERMINAL_STATES:
-            await job_events.wait_until_ended(job, wait)
-            body = await job_service.read_job_json(principal, job_id)
+        if not job.state.is_terminal:
+            await job_waiting.wait_until_ended(job, wait)
+            body = await job_service.read_job_json(session, principal, job_id)
     etag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
     if if_none_match == etag:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
@@ -143,8 +114,8 @@ def follow_job(
     job = job_service.read_job(session, principal, job_id)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
-        async for current in job_events.job_updates(job, timeout_seconds=None):
-            current_id = job_events.event_id(current)
+        async for current in job_waiting.job_updates(job, timeout_seconds=None):
+            current_id = job_waiting.event_id(current)
             if current_id != last_event_id:
                 yield ServerSentEvent(current.model_dump_json(), event="job", id=current_id)
 
@@ -202,8 +173,7 @@ def delete_job(session: SessionDep, principal: CurrentPrincipal, job_id: uuid.UU
 def list_artifacts(
     session: SessionDep, principal: CurrentPrincipal, job_id: uuid.UUID
 ) -> list[ArtifactRead]:
-    artifacts = artifact_service.list_artifacts(session, principal, job_id)
-    return [ArtifactRead.model_validate(artifact) for artifact in artifacts]
+    return artifact_service.list_artifacts(session, principal, job_id)
 
 
 @router.get(

@@ -3,14 +3,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.api.api_v1.endpoints.jobs import accepted
 from app.api.deps import CurrentPrincipal, Offset, SessionDep
 from app.api.responses import Responses, error, not_found
 from app.api.routing import ApiRoute
+from app.api.submissions import accepted
 from app.schemas.job import JobRead
 from app.schemas.schedule import ScheduleCreate, ScheduleRead, ScheduleUpdate
-from app.services import rate_limits
-from app.services import schedules as schedule_service
+from app.services.use_cases import rate_limits
+from app.services.use_cases import schedules as schedule_service
 
 router = APIRouter(prefix="/schedules", tags=["schedules"], route_class=ApiRoute)
 
@@ -30,7 +30,7 @@ INVALID: Responses = {422: {"description": "Unknown tool, bad inputs, cron, time
 def create_schedule(
     session: SessionDep, principal: CurrentPrincipal, body: ScheduleCreate
 ) -> ScheduleRead:
-    return ScheduleRead.model_validate(schedule_service.create_schedule(session, principal, body))
+    return schedule_service.create_schedule(session, principal, body)
 
 
 @router.get("", summary="List schedules", description="Yours (all for a superuser), oldest first.")
@@ -40,8 +40,7 @@ def list_schedules(
     offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[ScheduleRead]:
-    found = schedule_service.list_schedules(session, principal, offset=offset, limit=limit)
-    return [ScheduleRead.model_validate(schedule) for schedule in found]
+    return schedule_service.list_schedules(session, principal, offset=offset, limit=limit)
 
 
 @router.get(
@@ -53,9 +52,7 @@ def list_schedules(
 def read_schedule(
     session: SessionDep, principal: CurrentPrincipal, schedule_id: uuid.UUID
 ) -> ScheduleRead:
-    return ScheduleRead.model_validate(
-        schedule_service.get_schedule(session, principal, schedule_id)
-    )
+    return schedule_service.get_schedule(session, principal, schedule_id)
 
 
 @router.patch(
@@ -67,9 +64,7 @@ def read_schedule(
 def update_schedule(
     session: SessionDep, principal: CurrentPrincipal, schedule_id: uuid.UUID, body: ScheduleUpdate
 ) -> ScheduleRead:
-    return ScheduleRead.model_validate(
-        schedule_service.update_schedule(session, principal, schedule_id, body)
-    )
+    return schedule_service.update_schedule(session, principal, schedule_id, body)
 
 
 @router.delete(

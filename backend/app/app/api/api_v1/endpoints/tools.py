@@ -2,18 +2,17 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, Response, status
-from pydantic import create_model
+from pydantic import BaseModel, create_model
 
-from app.api.api_v1.endpoints.jobs import SUBMIT_RESPONSES, IdempotencyKey, accepted
 from app.api.deps import CurrentPrincipal, SessionDep
 from app.api.responses import error
 from app.api.routing import ApiRoute
+from app.api.submissions import SUBMIT_RESPONSES, IdempotencyKey, accepted
 from app.schemas.job import JobOptions, JobRead
 from app.schemas.tool import ToolRead
-from app.services import jobs as job_service
-from app.services import rate_limits
-from app.services import tools as tool_service
-from app.tools.registry import AnyTool, tools_by_name
+from app.services.use_cases import jobs as job_service
+from app.services.use_cases import rate_limits
+from app.services.use_cases import tools as tool_service
 
 router = APIRouter(prefix="/tools", tags=["tools"], route_class=ApiRoute)
 
@@ -33,11 +32,11 @@ def read_tool(_: CurrentPrincipal, name: str) -> ToolRead:
     return tool_service.describe_tool(name)
 
 
-def _add_typed_submit_route(tool: AnyTool) -> None:
+def _add_typed_submit_route(tool: ToolRead, inputs_model: type[BaseModel]) -> None:
     """`POST /tools/{tool.name}/jobs`, whose body names the tool's own inputs model."""
     model_name = "".join(part.capitalize() for part in re.split(r"[^0-9a-zA-Z]+", tool.name))
     body_model = create_model(
-        f"{model_name}JobCreate", __base__=JobOptions, inputs=(tool.inputs_model, ...)
+        f"{model_name}JobCreate", __base__=JobOptions, inputs=(inputs_model, ...)
     )
 
     def submit(
@@ -72,5 +71,5 @@ def _add_typed_submit_route(tool: AnyTool) -> None:
     )
 
 
-for _tool in tools_by_name().values():
-    _add_typed_submit_route(_tool)
+for _tool, _inputs_model in tool_service.inputs_models():
+    _add_typed_submit_route(_tool, _inputs_model)

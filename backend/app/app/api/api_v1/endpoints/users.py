@@ -6,18 +6,14 @@ from app.api.deps import CurrentPrincipal, CurrentSuperuser, Offset, SessionDep
 from app.api.responses import error
 from app.api.routing import ApiRoute
 from app.schemas.user import UserCreate, UserRead
-from app.services import users as user_service
-from app.services.errors import NotFound
+from app.services.use_cases import users as user_service
 
 router = APIRouter(prefix="/users", tags=["users"], route_class=ApiRoute)
 
 
 @router.get("/me", summary="The calling user", description="Your own account.")
 def read_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
-    user = user_service.get_user(session, principal.id)
-    if user is None:
-        raise NotFound("user not found")
-    return UserRead.model_validate(user)
+    return user_service.get_user(session, principal.id)
 
 
 @router.post(
@@ -28,7 +24,7 @@ def read_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
     responses={409: error("A user with this email exists.")},
 )
 def create_user(session: SessionDep, _: CurrentSuperuser, new_user: UserCreate) -> UserRead:
-    return UserRead.model_validate(user_service.create_user(session, new_user))
+    return user_service.create_user(session, new_user)
 
 
 @router.get("", summary="List users (superuser only)", description="Oldest first.")
@@ -38,5 +34,4 @@ def list_users(
     offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[UserRead]:
-    users = user_service.list_users(session, offset=offset, limit=limit)
-    return [UserRead.model_validate(user) for user in users]
+    return user_service.list_users(session, offset=offset, limit=limit)

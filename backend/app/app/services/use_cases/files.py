@@ -2,23 +2,19 @@
 
 import re
 import uuid
-from collections.abc import Iterable
 from typing import BinaryIO
 
 from sqlalchemy.orm import Session
 
 from app.core.config import settings
-from app.core.storage import TooLarge, storage
+from app.core.storage import ObjectTooLarge, read_chunks, storage
 from app.crud import file as file_crud
 from app.models.file import File
+from app.schemas.file import FileRead
 from app.schemas.user import Principal
-from app.services.errors import NotFound, ServiceError
+from app.services.errors import NotFound, TooLarge
 from app.services.storage_keys import file_key
-
-
-class PayloadTooLarge(ServiceError):
-    status_code = 413
-
+from app.tools.context import plain_file_name
 
 # A media type as RFC 9110 spells it: type/subtype, then parameters without control
 # characters (PostgreSQL text holds no NUL; a header value holds no line break).
@@ -41,23 +37,25 @@ def upload(
     session: Session,
     owner: Principal,
     *,
-    name: str,
+    name: str | None,
     content_type: str | None,
-    chunks: Iterable[bytes],
-) -> File:
-    """Stream the content to storage (hashing it on the way), then record it."""
+    content: BinaryIO,
+) -> FileRead:
+    """Stream the content to storage (hashing it on the way), then record it under a
+    plain version of the client's file name."""
     file_id = uuid.uuid4()
+    chunks = read_chunks(content)
     try:
         stored = storage().write(file_key(file_id), chunks, max_bytes=settings.MAX_UPLOAD_BYTES)
-    except TooLarge:
-        raise PayloadTooLarge(too_large_detail(settings.MAX_UPLOAD_BYTES)) from None
+    except ObjectTooLarge:
+        raise TooLarge(too_large_detail(settings.MAX_UPLOAD_BYTES)) from None
     try:
         file = file_crud.create_file(
             session,
             File(
                 id=file_id,
                 owner_id=owner.id,
-                name=name,
+                name=plain_file_name(name),
                 content_type=plain_content_type(content_type),
                 size=stored.size,
                 sha256=stored.sha256,
@@ -67,26 +65,32 @@ def upload(
     except Exception:
         storage().delete(file_key(file_id))
         raise
-    return file
+    return FileRead.model_validate(file)
 
 
-def get_file(session: Session, principal: Principal, file_id: uuid.UUID) -> File:
-    file = file_crud.get_file(session, file_id)
-    if file is None or not (principal.is_superuser or file.owner_id == principal.id):
-        raise NotFound("file not found")
-    return file
+def get_file(session: Session, principal: Principal, file_id: uuid.UUID) -> FileRead:
+    return FileRead.model_validate(_owned_file(session, principal, file_id))
 
 
-def open_content(file: File) -> BinaryIO:
+def open_file(
+    session: Session, principal: Principal, file_id: uuid.UUID
+) -> tuple[FileRead, BinaryIO]:
+    file = get_file(session, principal, file_id)
     try:
-        return storage().open(file_key(file.id))
+        return file, storage().open(file_key(file.id))
     except (FileNotFoundError, ValueError):
         # Its bytes are gone, or a link in storage leads out of it: nothing to serve.
         raise NotFound("file not found") from None
 
 
 def delete_file(session: Session, principal: Principal, file_id: uuid.UUID) -> None:
-    file = get_file(session, principal, file_id)
-    file_crud.delete_file(session, file)
+    file_crud.delete_file(session, _owned_file(session, principal, file_id))
     session.commit()
     storage().delete(file_key(file_id))
+
+
+def _owned_file(session: Session, principal: Principal, file_id: uuid.UUID) -> File:
+    file = file_crud.get_file(session, file_id)
+    if file is None or not (principal.is_superuser or file.owner_id == principal.id):
+        raise NotFound("file not found")
+    return file

@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from app.core.config import settings
-from app.services import hot_state
+from app.worker.redis_db import heartbeats
+from app.worker.redis_db import jobs as hot_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +63,12 @@ class Watchdog:
     def _look_after(self, watch: _Watch) -> None:
         now = time.monotonic()
         if now - watch.last_beat >= settings.HEARTBEAT_INTERVAL_SECONDS:
-            hot_state.beat_heart(watch.job_id)
+            heartbeats.beat_heart(watch.job_id)
             watch.last_beat = now
         if watch.stop_stuck_tool is None:
             return
         if watch.cancel_seen is None:
-            watch.cancel_seen = now if hot_state.cancel_requested(watch.job_id) else None
+            watch.cancel_seen = now if hot_jobs.cancel_requested(watch.job_id) else None
         elif now - watch.cancel_seen >= settings.CANCEL_GRACE_SECONDS:
             logger.warning("job %s: the tool ignored its cancel; terminating it", watch.job_id)
             watch.stop_stuck_tool()

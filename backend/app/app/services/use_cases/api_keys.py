@@ -2,24 +2,22 @@
 whose a presented key is."""
 
 import uuid
-from collections.abc import Sequence
 
-import redis
 from sqlalchemy.orm import Session
 
 from app.core.security import API_KEY_SHOWN_CHARACTERS, hash_api_key, new_api_key
 from app.crud import api_key as api_key_crud
 from app.db.base_class import utcnow
-from app.db.session import SessionLocal
 from app.models.api_key import ApiKey
+from app.schemas.api_key import ApiKeyCreated, ApiKeyRead
 from app.schemas.user import Principal
 from app.services.errors import NotFound, Unavailable
-from app.services.hot_state import best_effort
-from app.worker import redis_db
+from app.worker.redis_db import caches
+from app.worker.redis_db.connection import RedisUnavailable
 
 
-def create_api_key(session: Session, owner: Principal, name: str) -> tuple[ApiKey, str]:
-    """The new key's record, and its secret, which is kept nowhere."""
+def create_api_key(session: Session, owner: Principal, name: str) -> ApiKeyCreated:
+    """The new key with its secret, which is kept nowhere but in this answer."""
     secret = new_api_key()
     api_key = api_key_crud.create_api_key(
         session,
@@ -31,11 +29,11 @@ def create_api_key(session: Session, owner: Principal, name: str) -> tuple[ApiKe
         ),
     )
     session.commit()
-    return api_key, secret
+    return ApiKeyCreated(key=secret, **ApiKeyRead.model_validate(api_key).model_dump())
 
 
-def list_api_keys(session: Session, owner: Principal) -> Sequence[ApiKey]:
-    return api_key_crud.list_api_keys(session, owner.id)
+def list_api_keys(session: Session, owner: Principal) -> list[ApiKeyRead]:
+    return [ApiKeyRead.model_validate(key) for key in api_key_crud.list_api_keys(session, owner.id)]
 
 
 def revoke_api_key(session: Session, owner: Principal, key_id: uuid.UUID) -> None:
@@ -46,31 +44,30 @@ def revoke_api_key(session: Session, owner: Principal, key_id: uuid.UUID) -> Non
     # nothing is revoked and the client is told to retry, rather than a cached copy
     # (Redis may come back with its saved data) letting the key in for minutes more.
     try:
-        redis_db.mark_api_key_revoked(api_key.key_hash)
-    except redis.RedisError:
+        caches.mark_api_key_revoked(api_key.key_hash)
+    except RedisUnavailable:
         raise Unavailable("API keys cannot be revoked while Redis is down; try again") from None
     api_key_crud.delete_api_key(session, api_key)
     session.commit()
 
 
-def owner_of_api_key(key: str) -> uuid.UUID | None:
+def owner_of_api_key(session: Session, key: str) -> uuid.UUID | None:
     """Whose the key is, or None for an unknown or revoked key.
 
     The owner is cached in Redis, so that a script's polls need no SQL; `last_used_at`
     is written when the cache is filled, so it is as fresh as that.
     """
     key_hash = hash_api_key(key)
-    cached = best_effort("read API key", lambda: redis_db.load_api_key_owner(key_hash), None)
-    if cached == redis_db.REVOKED_API_KEY:
+    cached = caches.load_api_key_owner(key_hash)
+    if cached == caches.REVOKED_API_KEY:
         return None
     if isinstance(cached, uuid.UUID):
         return cached
-    with SessionLocal() as session:
-        api_key = api_key_crud.get_api_key_by_hash(session, key_hash)
-        if api_key is None:
-            return None
-        owner_id = api_key.owner_id
-        api_key_crud.record_use(session, api_key.id, utcnow())
-        session.commit()
-    best_effort("cache API key", lambda: redis_db.save_api_key_owner(key_hash, owner_id), None)
+    api_key = api_key_crud.get_api_key_by_hash(session, key_hash)
+    if api_key is None:
+        return None
+    owner_id = api_key.owner_id
+    api_key_crud.record_use(session, api_key.id, utcnow())
+    session.commit()
+    caches.save_api_key_owner(key_hash, owner_id)
     return owner_id

@@ -2,7 +2,6 @@
 
 import logging
 import uuid
-from collections.abc import Sequence
 
 from anyio.to_thread import run_sync
 from sqlalchemy.exc import IntegrityError
@@ -10,13 +9,10 @@ from sqlalchemy.orm import Session
 
 from app.core.security import hash_password, verify_password
 from app.crud import user as user_crud
-from app.db.session import SessionLocal
-from app.models.user import User
-from app.schemas.user import Principal, UserCreate
+from app.schemas.user import Principal, UserCreate, UserRead
 from app.services import process_cache
-from app.services.errors import Conflict
-from app.services.hot_state import best_effort, best_effort_async
-from app.worker import redis_db
+from app.services.errors import Conflict, NotFound
+from app.worker.redis_db import caches
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +21,8 @@ logger = logging.getLogger(__name__)
 _UNKNOWN_USER_HASH = hash_password("not a real password")
 
 
-def authenticate(session: Session, email: str, password: str) -> User | None:
+def authenticate(session: Session, email: str, password: str) -> Principal | None:
+    """Who logs in with this email and password; None for a wrong pair."""
     user = user_crud.get_user_by_email(session, email)
     if user is None:
         verify_password(password, _UNKNOWN_USER_HASH)
@@ -36,33 +33,30 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     if new_hash is not None:
         user.hashed_password = new_hash
         session.commit()
-    return user
+    return Principal.model_validate(user)
 
 
-async def principal(user_id: uuid.UUID) -> Principal | None:
-    """Who the token's user is: from this process's memory, else Redis, else SQL; so
-    authorising a poll needs no SQL, no thread and mostly no round trip at all."""
-    found = process_cache.principal(user_id) or await best_effort_async(
-        "read principal", lambda: redis_db.load_principal_async(user_id), None
-    )
+async def principal(session: Session, user_id: uuid.UUID) -> Principal | None:
+    """Who the token's user is: from this process's memory, else Redis, else SQL (in a
+    thread); so authorising a poll needs no SQL, no thread and mostly no round trip."""
+    found = process_cache.principal(user_id) or await caches.load_principal(user_id)
     if found is None:
-        found = await run_sync(_principal_from_database, user_id)
+        found = await run_sync(_principal_from_database, session, user_id)
     if found is not None:
         process_cache.keep_principal(found)
     return found
 
 
-def _principal_from_database(user_id: uuid.UUID) -> Principal | None:
-    with SessionLocal() as session:
-        user = user_crud.get_user(session, user_id)
+def _principal_from_database(session: Session, user_id: uuid.UUID) -> Principal | None:
+    user = user_crud.get_user(session, user_id)
     if user is None:
         return None
     found = Principal.model_validate(user)
-    best_effort("cache principal", lambda: redis_db.save_principal(found), None)
+    caches.save_principal(found)
     return found
 
 
-def create_user(session: Session, new_user: UserCreate) -> User:
+def create_user(session: Session, new_user: UserCreate) -> UserRead:
     try:
         user = user_crud.create_user(
             session,
@@ -74,12 +68,16 @@ def create_user(session: Session, new_user: UserCreate) -> User:
     except IntegrityError:
         session.rollback()
         raise Conflict("a user with this email already exists") from None
-    return user
+    return UserRead.model_validate(user)
 
 
-def get_user(session: Session, user_id: uuid.UUID) -> User | None:
-    return user_crud.get_user(session, user_id)
+def get_user(session: Session, user_id: uuid.UUID) -> UserRead:
+    user = user_crud.get_user(session, user_id)
+    if user is None:
+        raise NotFound("user not found")
+    return UserRead.model_validate(user)
 
 
-def list_users(session: Session, *, offset: int, limit: int) -> Sequence[User]:
-    return user_crud.list_users(session, offset=offset, limit=limit)
+def list_users(session: Session, *, offset: int, limit: int) -> list[UserRead]:
+    users = user_crud.list_users(session, offset=offset, limit=limit)
+    return [UserRead.model_validate(user) for user in users]

@@ -5,12 +5,10 @@ import uuid
 from sqlalchemy.orm import Session
 
 from app.core.storage import storage
-from app.models.job import TERMINAL_STATES
 from app.schemas.user import Principal
-from app.services.hot_state import best_effort
-from app.services.jobs import read_job
 from app.services.storage_keys import log_key
-from app.worker import redis_db
+from app.services.use_cases.jobs import read_job
+from app.worker.redis_db import jobs as hot_jobs
 
 
 def read_log(
@@ -18,12 +16,12 @@ def read_log(
 ) -> tuple[list[str], int]:
     """The lines from `offset` on, and the offset to ask for next."""
     job = read_job(session, principal, job_id)
-    if job.state in TERMINAL_STATES:
+    if job.state.is_terminal:
         try:
             with storage().open(log_key(job_id)) as stream:
                 lines = stream.read().decode(errors="replace").splitlines()[offset:]
         except FileNotFoundError:
             lines = []  # the tool wrote nothing
     else:
-        lines = best_effort("read log", lambda: redis_db.read_log(job_id, offset), [])
+        lines = hot_jobs.read_log(job_id, offset)
     return lines, offset + len(lines)

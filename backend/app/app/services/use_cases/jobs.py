@@ -5,29 +5,21 @@ import binascii
 import logging
 import uuid
 from datetime import datetime
-from typing import Any
 
 from anyio.to_thread import run_sync
-from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.core.celery_app import RUN_JOB_TASK, broker_priority, celery_app
-from app.core.storage import storage
-from app.crud import file as file_crud
 from app.crud import job as job_crud
 from app.db.base_class import utcnow
-from app.db.session import SessionLocal
 from app.models.job import Job, JobState
 from app.schemas.job import JobFilters, JobOptions, JobPage, JobRead
 from app.schemas.user import Principal
 from app.services import process_cache
 from app.services.errors import Conflict, Gone, InvalidInput, NotFound, Unavailable
-from app.services.hot_state import best_effort, forget_job, load_job, load_job_json, mirror_job
-from app.services.storage_keys import job_prefix
-from app.tools.files import file_refs
-from app.tools.registry import AnyTool, UnknownToolError, get_tool
-from app.worker import redis_db
+from app.services.job_lifecycle import forget_job, mirror_job, send_job
+from app.services.new_jobs import new_job
+from app.worker.redis_db import jobs as hot_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +28,7 @@ def submit_job(
     session: Session,
     owner: Principal,
     tool_name: str,
-    inputs: Any,
+    inputs: object,
     *,
     options: JobOptions,
     idempotency_key: str | None = None,
@@ -75,52 +67,9 @@ def submit_job(
     return snapshot, True
 
 
-def new_job(
-    session: Session,
-    owner_id: uuid.UUID,
-    tool_name: str,
-    inputs: Any,
-    *,
-    options: JobOptions,
-    schedule_id: uuid.UUID | None = None,
-) -> Job:
-    """A valid job, not yet added to the session: 422 naming the field otherwise."""
-    tool = tool_or_invalid(tool_name)
-    valid_inputs = valid_inputs_or_invalid(tool, inputs)
-    _check_file_refs(session, owner_id, valid_inputs)
-    return Job(
-        owner_id=owner_id,
-        tool=tool.name,
-        tool_version=tool.version,
-        inputs=valid_inputs.model_dump(mode="json"),
-        priority=options.priority,
-        labels=options.labels,
-        callback_url=None if options.callback_url is None else str(options.callback_url),
-        max_attempts=tool.max_attempts,
-        schedule_id=schedule_id,
-    )
-
-
-def send_job(job: JobRead, *, countdown: float | None = None) -> None:
-    tool = get_tool(job.tool)
-    celery_app.send_task(
-        RUN_JOB_TASK,
-        args=[str(job.id)],
-        task_id=str(job.id),
-        queue=tool.queue,
-        priority=broker_priority(job.priority),
-        countdown=countdown,
-        soft_time_limit=tool.time_limit_seconds,
-        # The hard limit is a backstop for a tool that ignores the soft one.
-        time_limit=None if tool.time_limit_seconds is None else tool.time_limit_seconds + 30,
-    )
-    # After the send, so that the snapshot can say the broker has the task.
-    mirror_job(job, sent=True)
-
-
 def read_job(session: Session, principal: Principal, job_id: uuid.UUID) -> JobRead:
     """From Redis when it has the job (no SQL at all), else from PostgreSQL."""
-    job = load_job(job_id)
+    job = hot_jobs.load_job(job_id)
     if job is None:
         row = job_crud.get_job(session, job_id)
         if row is None:
@@ -132,12 +81,12 @@ def read_job(session: Session, principal: Principal, job_id: uuid.UUID) -> JobRe
     return job
 
 
-async def read_job_json(principal: Principal, job_id: uuid.UUID) -> bytes:
+async def read_job_json(session: Session, principal: Principal, job_id: uuid.UUID) -> bytes:
     """The job's JSON for a poll: an ended job from this process's memory, else the
-    bytes Redis holds (unparsed), else PostgreSQL's row."""
-    found = process_cache.ended_job(job_id) or await load_job_json(job_id)
+    bytes Redis holds (unparsed), else PostgreSQL's row (read in a thread)."""
+    found = process_cache.ended_job(job_id) or await hot_jobs.load_job_json(job_id)
     if found is None:
-        job = await run_sync(_read_job_in_new_session, principal, job_id)
+        job = await run_sync(read_job, session, principal, job_id)
         owner_id, state, body = job.owner_id, job.state, job.model_dump_json().encode()
     else:
         owner_id, state, body = found
@@ -146,11 +95,6 @@ async def read_job_json(principal: Principal, job_id: uuid.UUID) -> bytes:
     if state.is_terminal:
         process_cache.keep_ended_job(job_id, owner_id, state, body)
     return body
-
-
-def _read_job_in_new_session(principal: Principal, job_id: uuid.UUID) -> JobRead:
-    with SessionLocal() as session:
-        return read_job(session, principal, job_id)
 
 
 def list_jobs(
@@ -197,7 +141,7 @@ def cancel_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Job
     if changed is None:
         raise Conflict("the job has already ended")
     if changed.state is JobState.running:
-        best_effort("request cancel", lambda: redis_db.request_cancel(job_id), None)
+        hot_jobs.request_cancel(job_id)
     snapshot = JobRead.model_validate(changed)
     mirror_job(snapshot)
     return snapshot
@@ -211,11 +155,10 @@ def delete_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Non
     if not deleted:
         raise Conflict("cancel the job first: only ended jobs can be deleted")
     forget_job(job_id)
-    storage().delete(job_prefix(job_id))
 
 
 def _replay(earlier: Job, request: Job) -> JobRead:
-    def fingerprint(job: Job) -> tuple[Any, ...]:
+    def fingerprint(job: Job) -> tuple[object, ...]:
         return (job.tool, job.inputs, job.priority, job.labels, job.callback_url)
 
     if fingerprint(earlier) != fingerprint(request):
@@ -234,50 +177,6 @@ def _may_see(principal: Principal, owner_id: uuid.UUID) -> bool:
     return principal.is_superuser or principal.id == owner_id
 
 
-def tool_or_invalid(name: str) -> AnyTool:
-    try:
-        return get_tool(name)
-    except UnknownToolError:
-        raise InvalidInput.at(
-            ["body", "tool"], f"unknown tool {name!r}; GET /api/v1/tools lists them", "unknown_tool"
-        ) from None
-
-
-def valid_inputs_or_invalid(tool: AnyTool, inputs: Any) -> BaseModel:
-    try:
-        return tool.inputs_model.model_validate(inputs)
-    except ValidationError as error:
-        raise InvalidInput(
-            [
-                {"loc": ["body", "inputs", *e["loc"]], "msg": e["msg"], "type": e["type"]}
-                for e in error.errors(include_url=False, include_context=False)
-            ]
-        ) from None
-
-
-def _check_file_refs(session: Session, owner_id: uuid.UUID, inputs: BaseModel) -> None:
-    """Every file the inputs refer to exists and belongs to the submitter."""
-    refs = list(file_refs(inputs))
-    if not refs:
-        return
-    owned = {
-        file.id
-        for file in file_crud.get_files(session, {file_id for _, file_id in refs})
-        if file.owner_id == owner_id
-    }
-    missing = [
-        {
-            "loc": ["body", "inputs", *location],
-            "msg": "no file with this id; upload it with POST /api/v1/files",
-            "type": "file_not_found",
-        }
-        for location, file_id in refs
-        if file_id not in owned
-    ]
-    if missing:
-        raise InvalidInput(missing)
-
-
 def _encode_cursor(job: Job) -> str:
     raw = f"{job.created_at.isoformat()}|{job.id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -290,5 +189,5 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         return datetime.fromisoformat(created_at), uuid.UUID(job_id)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidInput.at(
-            ["query", "cursor"], "not a cursor from a previous page", "invalid_cursor"
+            ("cursor",), "not a cursor from a previous page", "invalid_cursor"
         ) from None

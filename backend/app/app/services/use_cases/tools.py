@@ -1,5 +1,7 @@
 """Use-cases of tools: describe what can be run."""
 
+from pydantic import BaseModel
+
 from app.schemas.tool import ToolRead
 from app.services.errors import NotFound
 from app.tools.registry import AnyTool, UnknownToolError, get_tool, tools_by_name
@@ -28,3 +30,8 @@ def describe_tool(name: str) -> ToolRead:
         return describe(get_tool(name))
     except UnknownToolError:
         raise NotFound(f"unknown tool {name!r}") from None
+
+
+def inputs_models() -> list[tuple[ToolRead, type[BaseModel]]]:
+    """Each tool with its inputs model, for routes whose body is typed by the tool."""
+    return [(describe(tool), tool.inputs_model) for tool in tools_by_name().values()]

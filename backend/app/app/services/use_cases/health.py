@@ -4,61 +4,41 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
-import redis
-from sqlalchemy import create_engine, make_url, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy.orm import Session
 
 from app.core.celery_app import celery_app
-from app.core.config import settings
-from app.db.session import engine
+from app.crud import health as health_crud
+from app.db.init_db import check_database_server
+from app.worker.redis_db.connection import ping as ping_redis
 
 logger = logging.getLogger(__name__)
 
-
-def check_database() -> None:
-    with engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
+Check = Callable[[], None]
 
 
-def check_database_server() -> None:
-    """The server answers, whether or not the application's database exists yet."""
-    url = make_url(settings.database_url)
-    if url.get_backend_name() == "postgresql":
-        url = url.set(database="postgres")
-    probe = create_engine(url, poolclass=NullPool)
-    try:
-        with probe.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    finally:
-        probe.dispose()
-
-
-def check_redis() -> None:
-    redis.Redis.from_url(settings.REDIS_URL, socket_timeout=3, socket_connect_timeout=3).ping()
-
-
-def check_broker() -> None:
+def _check_broker() -> None:
     with celery_app.connection_for_write() as connection:
         connection.ensure_connection(max_retries=0, timeout=3)
 
 
-Check = Callable[[], None]
-
-# What /health/ready reports.
-READINESS_CHECKS: dict[str, Check] = {
-    "database": check_database,
-    "redis": check_redis,
-    "broker": check_broker,
-}
-# What prestart waits for: the database itself may not exist yet.
+# What prestart waits for: the application's database itself may not exist yet.
 STARTUP_CHECKS: dict[str, Check] = {
     "database server": check_database_server,
-    "redis": check_redis,
-    "broker": check_broker,
+    "redis": ping_redis,
+    "broker": _check_broker,
 }
 
 
-def failures(checks: Mapping[str, Check] = READINESS_CHECKS) -> dict[str, str]:
+def readiness_checks(session: Session) -> dict[str, Check]:
+    """What /health/ready reports, by name."""
+    return {
+        "database": lambda: health_crud.ping(session),
+        "redis": ping_redis,
+        "broker": _check_broker,
+    }
+
+
+def failures(checks: Mapping[str, Check]) -> dict[str, str]:
     """Each backing service that does not answer, with why."""
     found: dict[str, str] = {}
     for name, check in checks.items():

@@ -11,31 +11,33 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
+from sqlalchemy.orm import Session
 
-from app.core.celery_app import celery_app
+from app.core.celery_app import celery_app, queue_names
 from app.crud import job as job_crud
-from app.db.session import SessionLocal
-from app.services.hot_state import best_effort
-from app.tools.registry import queues
-from app.worker import redis_db
+from app.worker.redis_db import jobs as hot_jobs
 
 logger = logging.getLogger(__name__)
 
 
 class DeploymentCollector(Collector):
+    """Reads everything anew at each scrape, with the scrape's session."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
     def collect(self) -> Iterator[Metric]:
-        yield _live_jobs()
+        yield _live_jobs(self._session)
         yield _ended_jobs()
         yield _queue_messages()
 
 
-def _live_jobs() -> Metric:
+def _live_jobs(session: Session) -> Metric:
     metric = GaugeMetricFamily(
         "tooljobs_jobs", "Jobs not yet ended, by tool and state.", labels=["tool", "state"]
     )
-    with SessionLocal() as session:
-        for tool, state, count in job_crud.count_live_jobs(session):
-            metric.add_metric([tool, state.value], count)
+    for tool, state, count in job_crud.count_live_jobs(session):
+        metric.add_metric([tool, state.value], count)
     return metric
 
 
@@ -45,9 +47,7 @@ def _ended_jobs() -> Metric:
         "Jobs that ended, by tool and end state (counted in Redis: reset when it is).",
         labels=["tool", "state"],
     )
-    none: dict[tuple[str, str], int] = {}
-    counts = best_effort("metrics", redis_db.ended_job_counts, none)
-    for (tool, state), count in counts.items():
+    for (tool, state), count in hot_jobs.ended_job_counts().items():
         metric.add_metric([tool, state], count)
     return metric
 
@@ -69,7 +69,7 @@ def _queue_lengths() -> Iterator[tuple[str, int]]:
             connection.ensure_connection(max_retries=0, timeout=3)
             # kombu types its channel without queue_declare, which every transport has.
             channel: Any = connection.default_channel
-            for queue in sorted(queues()):
+            for queue in queue_names():
                 try:
                     _, message_count, _ = channel.queue_declare(queue=queue, passive=True)
                     yield queue, message_count
@@ -81,9 +81,7 @@ def _queue_lengths() -> Iterator[tuple[str, int]]:
         logger.warning("broker unavailable (metrics): %r", error)
 
 
-registry = CollectorRegistry(auto_describe=False)
-registry.register(DeploymentCollector())
-
-
-def render() -> bytes:
+def render(session: Session) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DeploymentCollector(session))
     return generate_latest(registry)

@@ -1,5 +1,5 @@
 """Waiting for a job without polling: the job's Redis channel, followed for the whole
-API process by one subscription (app.services.redis_follower) and handed out here to
+API process by one subscription (app.worker.redis_db.follower) and handed out here to
 the requests waiting on that job.
 
 Each state transition publishes the full snapshot; progress ticks publish
@@ -12,22 +12,20 @@ import asyncio
 import json
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager, suppress
-from typing import Any
 
-import redis
-
-from app.models.job import TERMINAL_STATES
 from app.schemas.job import JobRead
-from app.worker.redis_db import async_client, job_channel, job_key
+from app.worker.redis_db import jobs as hot_jobs
+from app.worker.redis_db.connection import RedisUnavailable
 
 RESYNC_SECONDS = 5.0
 
 Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Queue[bytes]"]
 
-# The requests waiting on each job's channel; the follower thread reads it.
-_waiters: dict[str, set[Waiter]] = {}
+# The requests waiting on each job; the follower thread reads it.
+_waiters: dict[uuid.UUID, set[Waiter]] = {}
 _lock = threading.Lock()
 
 
@@ -39,7 +37,7 @@ def event_id(job: JobRead) -> str:
 async def wait_until_ended(job: JobRead, timeout_seconds: float) -> None:
     """Return once the job ended or the time is up (or Redis is down: the caller re-reads)."""
     async for current in job_updates(job, timeout_seconds=timeout_seconds):
-        if current.state in TERMINAL_STATES:
+        if current.state.is_terminal:
             return
 
 
@@ -50,7 +48,7 @@ async def job_updates(job: JobRead, *, timeout_seconds: float | None) -> AsyncIt
         with _listening(job) as messages:
             current = await _stored(job)
             yield current
-            while current.state not in TERMINAL_STATES:
+            while not current.state.is_terminal:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return
@@ -73,14 +71,14 @@ async def job_updates(job: JobRead, *, timeout_seconds: float | None) -> AsyncIt
                     continue
                 current = updated
                 yield current
-    except redis.RedisError:
+    except RedisUnavailable:
         return
 
 
-def deliver(channel: str, data: bytes) -> None:
+def deliver(job_id: uuid.UUID, data: bytes) -> None:
     """RedisFollower's handler of job channels: a copy to each request waiting on it."""
     with _lock:
-        waiters = list(_waiters.get(channel, ()))
+        waiters = list(_waiters.get(job_id, ()))
     for loop, messages in waiters:
         with suppress(RuntimeError):  # the waiter's event loop has closed
             loop.call_soon_threadsafe(messages.put_nowait, data)
@@ -88,26 +86,25 @@ def deliver(channel: str, data: bytes) -> None:
 
 @contextmanager
 def _listening(job: JobRead) -> Iterator["asyncio.Queue[bytes]"]:
-    channel = job_channel(job.id)
     waiter: Waiter = (asyncio.get_running_loop(), asyncio.Queue())
     with _lock:
-        _waiters.setdefault(channel, set()).add(waiter)
+        _waiters.setdefault(job.id, set()).add(waiter)
     try:
         yield waiter[1]
     finally:
         with _lock:
-            _waiters[channel].discard(waiter)
-            if not _waiters[channel]:
-                del _waiters[channel]
+            _waiters[job.id].discard(waiter)
+            if not _waiters[job.id]:
+                del _waiters[job.id]
 
 
 async def _stored(job: JobRead) -> JobRead:
     """The job's snapshot in Redis, or `job` when Redis holds none (a reader re-fills it)."""
-    stored: bytes | None = await async_client().hget(job_key(job.id), "snapshot")  # type: ignore[assignment]
-    return job if stored is None else JobRead.model_validate_json(stored)
+    stored = await hot_jobs.load_snapshot(job.id)
+    return job if stored is None else stored
 
 
-def _apply(current: JobRead, published: dict[str, Any]) -> JobRead:
+def _apply(current: JobRead, published: dict[str, object]) -> JobRead:
     if "state" in published:
         return JobRead.model_validate(published)
     # A progress tick: only while running, never over a newer transition.

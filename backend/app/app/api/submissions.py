@@ -1,0 +1,40 @@
+"""What every route that submits a job shares: the Idempotency-Key header, the answers
+it documents, and the 202 with the job's address."""
+
+from typing import Annotated
+
+from fastapi import Header, Response, status
+
+from app.api.responses import Responses, error
+from app.core.config import settings
+from app.schemas.job import JobRead
+
+SUBMIT_RESPONSES: Responses = {
+    200: {"description": "The Idempotency-Key replayed an earlier submission: its job."},
+    409: error("The Idempotency-Key was used for a different request."),
+    422: {"description": "Unknown tool, or inputs that fail the tool's model (see `loc`)."},
+    429: error("Too many submissions: try again after `Retry-After` seconds."),
+    503: error("The queue is down; nothing was submitted."),
+}
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=255,
+        # No control characters: PostgreSQL text cannot hold NUL, and none belongs in a key.
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="Submitting again with the same key and request gives the same job.",
+    ),
+]
+
+
+def accepted(job: JobRead, *, created: bool) -> Response:
+    """202 with the job's address when it was queued now; 200 when an Idempotency-Key
+    replayed an earlier submission. The JSON is written here, once: the route declares
+    `response_model=JobRead` for the documentation only."""
+    return Response(
+        job.model_dump_json(),
+        status_code=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
+        media_type="application/json",
+        headers={"Location": f"{settings.API_V1_STR}/jobs/{job.id}"},
+    )

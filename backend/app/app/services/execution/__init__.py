@@ -1,0 +1,1 @@
+"""The worker's runtime: running one job's tool and recording how it ended."""

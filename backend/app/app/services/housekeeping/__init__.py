@@ -1,0 +1,1 @@
+"""What beat sends now and then: schedules' runs, lost and unsent jobs, retention."""

@@ -1,0 +1,153 @@
+"""How a job moves between states, for every caller (the API, the worker, beat).
+
+Each transition is committed to PostgreSQL first, then mirrored to Redis (the snapshot
+every poll reads) and announced on the job's channel; an end also queues the job's
+webhook. Every function takes the caller's session and commits its own transition.
+"""
+
+import dataclasses
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from app.core.celery_app import broker_priority, celery_app
+from app.core.storage import storage
+from app.crud import artifact as artifact_crud
+from app.crud import job as job_crud
+from app.db.base_class import utcnow
+from app.models.artifact import Artifact
+from app.models.job import ErrorType, JobError, JobState
+from app.schemas.job import JobRead
+from app.services import process_cache, webhooks
+from app.services.storage_keys import job_prefix
+from app.tools.context import ArtifactInfo
+from app.tools.registry import get_tool
+from app.worker.redis_db import jobs as hot_jobs
+from app.worker.task_routes import TaskName
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    outputs: dict[str, object]
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: JobError
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    pass
+
+
+# How a job can end.
+Ending = Succeeded | Failed | Cancelled
+
+WORKER_LOST = Failed(
+    JobError(type=ErrorType.worker_lost, message="the worker running this job stopped")
+)
+
+
+def send_job(job: JobRead, *, countdown: float | None = None) -> None:
+    """Hand the job's run to the broker, on its tool's queue, with its priority."""
+    tool = get_tool(job.tool)
+    celery_app.send_task(
+        TaskName.RUN_JOB,
+        args=[str(job.id)],
+        task_id=str(job.id),
+        queue=tool.queue,
+        priority=broker_priority(job.priority),
+        countdown=countdown,
+        soft_time_limit=tool.time_limit_seconds,
+        # The hard limit is a backstop for a tool that ignores the soft one.
+        time_limit=None if tool.time_limit_seconds is None else tool.time_limit_seconds + 30,
+    )
+    # After the send, so that the snapshot can say the broker has the task.
+    hot_jobs.save_job(job, sent=True)
+
+
+def mirror_job(job: JobRead, *, publish: bool = True) -> None:
+    """Copy a committed transition to Redis and (unless `publish` is False) tell the
+    job's subscribers; a reader re-filling Redis from PostgreSQL publishes nothing."""
+    hot_jobs.save_job(job, publish=publish)
+
+
+def start_job(
+    session: Session, job_id: uuid.UUID, from_states: Sequence[JobState]
+) -> JobRead | None:
+    """-> running with attempt + 1, not yet committed; None when it was in none of
+    `from_states`."""
+    started = job_crud.start_job(session, job_id, from_states, utcnow())
+    return None if started is None else JobRead.model_validate(started)
+
+
+def end_job(
+    session: Session,
+    job_id: uuid.UUID,
+    ending: Ending,
+    *,
+    progress: float | None = None,
+    message: str | None = None,
+    artifacts: Sequence[ArtifactInfo] = (),
+) -> JobRead | None:
+    """running -> its end, with the last progress report and the artifacts, in one
+    commit; mirrored, and announced to the job's webhook. None when it was not running."""
+    changes = _changes_of(ending)
+    changes["finished_at"] = changes["updated_at"] = utcnow()
+    if progress is not None:
+        changes["progress"] = progress
+        changes["message"] = message
+    ended = job_crud.transition_job(session, job_id, [JobState.running], **changes)
+    if ended is not None and artifacts:
+        artifact_crud.add_artifacts(
+            session, [Artifact(job_id=job_id, **dataclasses.asdict(a)) for a in artifacts]
+        )
+    session.commit()
+    if ended is None:
+        return None
+    snapshot = JobRead.model_validate(ended)
+    mirror_job(snapshot)
+    if snapshot.callback_url:
+        webhooks.schedule_delivery(snapshot.id)
+    return snapshot
+
+
+def _changes_of(ending: Ending) -> job_crud.JobChanges:
+    match ending:
+        case Succeeded(outputs):
+            return {"state": JobState.succeeded, "outputs": outputs}
+        case Failed(error):
+            return {"state": JobState.failed, "error": error}
+        case Cancelled():
+            return {"state": JobState.cancelled}
+
+
+def requeue_job(
+    session: Session,
+    job_id: uuid.UUID,
+    *,
+    message: str | None = None,
+    countdown: float | None = None,
+) -> JobRead | None:
+    """running -> queued (for another attempt), committed, then sent again after
+    `countdown` seconds; None when it was not running."""
+    changes: job_crud.JobChanges = {"state": JobState.queued, "updated_at": utcnow()}
+    if message is not None:
+        changes["message"] = message
+    requeued = job_crud.transition_job(session, job_id, [JobState.running], **changes)
+    session.commit()
+    if requeued is None:
+        return None
+    snapshot = JobRead.model_validate(requeued)
+    send_job(snapshot, countdown=countdown)
+    return snapshot
+
+
+def forget_job(job_id: uuid.UUID) -> None:
+    """After its row is gone: its hot state, every API process's copy, and its files."""
+    hot_jobs.forget_job(job_id)
+    process_cache.forget("job", job_id)
+    storage().delete(job_prefix(job_id))
