@@ -23,9 +23,10 @@ services:
 	bash scripts/ensure-services.sh
 
 lint: install
-	cd $(PROJECT) && $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+	cd $(PROJECT) && $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy \
+		&& $(BIN)/lint-imports
 
-## Lint, types, migrations in step with the models, then the whole suite.
+## Lint, types, layers, migrations in step with the models, then the whole suite.
 test: install services lint
 	cd $(PROJECT) && scratch=$$(mktemp -d) \
 		&& DATABASE_URL=sqlite:///$$scratch/check.db $(BIN)/alembic upgrade head \

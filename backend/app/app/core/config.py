@@ -4,7 +4,7 @@ import json
 import warnings
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import AnyHttpUrl, BeforeValidator, EmailStr, Field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -16,7 +16,7 @@ _REPO_ENV_FILE = Path(__file__).resolve().parents[4] / ".env"
 DEFAULT_SECRET = "changethis"
 
 
-def _origin_list(value: Any) -> Any:
+def _origin_list(value: object) -> object:
     """Origins as a JSON list or, more simply, separated by commas."""
     if isinstance(value, str):
         if value.lstrip().startswith("["):
@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     # Uploaded files and job artifacts; API and workers must share it (a volume in compose).
     STORAGE_DIR: Path | None = None
     MAX_UPLOAD_BYTES: int = Field(default=1024**3, ge=1)
-    # Any other request body (JSON, forms): past this size 413, before an endpoint reads it.
+    # Every other request body (JSON, forms): past this size 413, before an endpoint reads it.
     MAX_REQUEST_BYTES: int = Field(default=1024**2, ge=1024)
     # How deep arrays and objects may nest in a JSON body (422 past it): deep enough for
     # any tool's inputs, far from the parser's and the validator's recursion limits.

@@ -1,7 +1,7 @@
 import enum
 import uuid
 from datetime import datetime
-from typing import Any, NotRequired
+from typing import NotRequired
 
 from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -57,14 +57,14 @@ class Job(Base):
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
     tool: Mapped[str] = mapped_column(String(100))
     tool_version: Mapped[str] = mapped_column(String(50))
-    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    inputs: Mapped[dict[str, object]] = mapped_column(JSON)
     state: Mapped[JobState] = mapped_column(
         Enum(JobState, native_enum=False, length=16, validate_strings=True),
         default=JobState.queued,
     )
     progress: Mapped[float] = mapped_column(default=0.0)
     message: Mapped[str | None] = mapped_column(Text)
-    outputs: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    outputs: Mapped[dict[str, object] | None] = mapped_column(JSON)
     error: Mapped[JobError | None] = mapped_column(JSON)
     priority: Mapped[int] = mapped_column(default=5)
     attempt: Mapped[int] = mapped_column(default=0)

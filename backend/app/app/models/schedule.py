@@ -1,7 +1,6 @@
 import enum
 import uuid
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import JSON, Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -27,7 +26,7 @@ class Schedule(Base):
     )
     name: Mapped[str] = mapped_column(String(200))
     tool: Mapped[str] = mapped_column(String(100))
-    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    inputs: Mapped[dict[str, object]] = mapped_column(JSON)
     priority: Mapped[int] = mapped_column(default=5)
     labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     # Exactly one of cron (5 fields, in `timezone`) and interval_seconds.

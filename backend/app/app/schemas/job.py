@@ -1,6 +1,6 @@
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import (
     AfterValidator,
@@ -52,7 +52,7 @@ class JobOptions(BaseModel):
 
 class JobCreate(JobOptions):
     tool: str = Field(min_length=1, max_length=100, description="A tool name from GET /tools.")
-    inputs: dict[str, Any] = Field(
+    inputs: dict[str, object] = Field(
         default_factory=dict, description="Validated against the tool's inputs_schema."
     )
 
@@ -66,11 +66,11 @@ class JobRead(BaseModel):
     owner_id: uuid.UUID
     tool: str
     tool_version: str
-    inputs: dict[str, Any]
+    inputs: dict[str, object]
     state: JobState
     progress: float
     message: str | None
-    outputs: dict[str, Any] | None
+    outputs: dict[str, object] | None
     error: JobError | None
     priority: int
     attempt: int

@@ -1,6 +1,6 @@
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -42,7 +42,7 @@ class ScheduleTiming(BaseModel):
 class ScheduleCreate(ScheduleTiming):
     name: str = Field(min_length=1, max_length=200)
     tool: str = Field(min_length=1, max_length=100)
-    inputs: dict[str, Any] = Field(default_factory=dict)
+    inputs: dict[str, object] = Field(default_factory=dict)
     priority: Priority = 5
     labels: Labels = Field(default_factory=dict)
     enabled: bool = True
@@ -66,7 +66,7 @@ class ScheduleUpdate(BaseModel):
     """Only the fields given change; `cron` and `interval_seconds` replace each other."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    inputs: dict[str, Any] | None = None
+    inputs: dict[str, object] | None = None
     priority: Priority | None = None
     labels: Labels | None = None
     cron: Cron | None = None
@@ -98,7 +98,7 @@ class ScheduleRead(BaseModel):
     owner_id: uuid.UUID
     name: str
     tool: str
-    inputs: dict[str, Any]
+    inputs: dict[str, object]
     priority: int
     labels: dict[str, str]
     cron: str | None

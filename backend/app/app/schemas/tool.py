@@ -1,5 +1,3 @@
-from typing import Any
-
 from pydantic import BaseModel
 
 
@@ -11,5 +9,5 @@ class ToolRead(BaseModel):
     queue: str
     time_limit_seconds: int | None
     max_attempts: int
-    inputs_schema: dict[str, Any]
-    outputs_schema: dict[str, Any]
+    inputs_schema: dict[str, object]
+    outputs_schema: dict[str, object]

@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -19,7 +19,7 @@ FileRef = Annotated[
 
 
 def file_refs(
-    value: Any, path: tuple[str | int, ...] = ()
+    value: object, path: tuple[str | int, ...] = ()
 ) -> Iterator[tuple[tuple[str | int, ...], FileId]]:
     """Every FileRef in validated inputs, with where it is (for error locations)."""
     if isinstance(value, FileId):
