@@ -29,6 +29,10 @@ class Principal(BaseModel):
     is_active: bool
     is_superuser: bool
 
+    def may_see(self, owner_id: uuid.UUID) -> bool:
+        """Whether what `owner_id` owns exists for this principal (else it reads as unknown)."""
+        return self.is_superuser or self.id == owner_id
+
 
 class Token(BaseModel):
     access_token: str

@@ -91,6 +91,6 @@ def delete_file(session: Session, principal: Principal, file_id: uuid.UUID) -> N
 
 def _owned_file(session: Session, principal: Principal, file_id: uuid.UUID) -> File:
     file = file_crud.get_file(session, file_id)
-    if file is None or not (principal.is_superuser or file.owner_id == principal.id):
+    if file is None or not principal.may_see(file.owner_id):
         raise NotFound("file not found")
     return file

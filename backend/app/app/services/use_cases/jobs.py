@@ -76,7 +76,7 @@ def read_job(session: Session, principal: Principal, job_id: uuid.UUID) -> JobRe
             _raise_purged_or_missing(session, principal, job_id)
         job = JobRead.model_validate(row)
         mirror_job(job, publish=False)
-    if not _may_see(principal, job.owner_id):
+    if not principal.may_see(job.owner_id):
         raise NotFound("job not found")
     return job
 
@@ -90,7 +90,7 @@ async def read_job_json(session: Session, principal: Principal, job_id: uuid.UUI
         owner_id, state, body = job.owner_id, job.state, job.model_dump_json().encode()
     else:
         owner_id, state, body = found
-        if not _may_see(principal, owner_id):
+        if not principal.may_see(owner_id):
             raise NotFound("job not found")
     if state.is_terminal:
         process_cache.keep_ended_job(job_id, owner_id, state, body)
@@ -168,13 +168,9 @@ def _replay(earlier: Job, request: Job) -> JobRead:
 
 def _raise_purged_or_missing(session: Session, principal: Principal, job_id: uuid.UUID) -> None:
     tombstone = job_crud.get_tombstone(session, job_id)
-    if tombstone is not None and _may_see(principal, tombstone.owner_id):
+    if tombstone is not None and principal.may_see(tombstone.owner_id):
         raise Gone("the job ended long ago and was deleted by retention")
     raise NotFound("job not found")
-
-
-def _may_see(principal: Principal, owner_id: uuid.UUID) -> bool:
-    return principal.is_superuser or principal.id == owner_id
 
 
 def _encode_cursor(job: Job) -> str:

@@ -23,5 +23,5 @@ def read_log(
         except FileNotFoundError:
             lines = []  # the tool wrote nothing
     else:
-        lines = hot_jobs.read_log(job_id, offset)
+        lines = list(hot_jobs.read_log(job_id, offset))
     return lines, offset + len(lines)

@@ -90,7 +90,7 @@ def trigger_schedule(session: Session, principal: Principal, schedule_id: uuid.U
 
 def _owned_schedule(session: Session, principal: Principal, schedule_id: uuid.UUID) -> Schedule:
     schedule = schedule_crud.get_schedule(session, schedule_id)
-    if schedule is None or not (principal.is_superuser or schedule.owner_id == principal.id):
+    if schedule is None or not principal.may_see(schedule.owner_id):
         raise NotFound("schedule not found")
     return schedule
 
