@@ -1,7 +1,8 @@
 """Real PostgreSQL, Redis and Celery worker processes for the whole suite.
 
 The suite uses its own database (`tooljobs_test`, built with `alembic upgrade head`)
-and its own Redis databases, never the ones `make run` uses.
+and its own Redis databases, never the ones `make run` uses: tests/support/environment.py
+sets them, as a pytest plugin loaded before this file.
 """
 
 import os
@@ -9,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -19,70 +19,37 @@ from typing import Any, TypeVar
 
 import pytest
 import redis
+from alembic import command
+from alembic.config import Config
+from fastapi.testclient import TestClient
 from kombu.pidbox import Mailbox
+from sqlalchemy import text
 
-TEST_DATABASE_URL = os.environ.get(
-    "TEST_DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/tooljobs_test"
-)
-TEST_REDIS = os.environ.get("TEST_REDIS", "redis://127.0.0.1:6379")
-
-# Set before the app is imported: its settings are read once, at import.
-os.environ.update(
-    ENVIRONMENT="local",
-    SECRET_KEY="test-secret-key-not-for-production",
-    FIRST_SUPERUSER="admin@example.com",
-    FIRST_SUPERUSER_PASSWORD="admin-password-for-tests",
-    POSTGRES_PASSWORD="unused-by-tests",
-    DATABASE_URL=TEST_DATABASE_URL,
-    REDIS_URL=f"{TEST_REDIS}/15",
-    CELERY_BROKER_URL=f"{TEST_REDIS}/14",
-    STORAGE_DIR=tempfile.mkdtemp(prefix="tooljobs-test-storage-"),
-    WEBHOOK_SECRET="webhook-secret-for-tests",
-    CANCEL_GRACE_SECONDS="1",
-    RETRY_BACKOFF_SECONDS="0.2",
-    HEARTBEAT_INTERVAL_SECONDS="0.5",
-    WORKER_LOST_AFTER_SECONDS="3",
-    BACKEND_CORS_ORIGINS="http://ui.example.com, https://tools.example.org/",
-)
-
-# The test tools (stubborn, flaky) are installed like a tool package, by entry point,
-# in this process and in the worker processes the suite starts.
-PLUGINS_DIR = str(Path(__file__).resolve().parent / "plugins")
-sys.path.insert(0, PLUGINS_DIR)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    filter(None, [PLUGINS_DIR, os.environ.get("PYTHONPATH")])
-)
-
-from alembic import command  # noqa: E402
-from alembic.config import Config  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-
-from app.core.celery_app import celery_app  # noqa: E402
-from app.core.security import (  # noqa: E402
+from app.core.celery_app import celery_app
+from app.core.security import (
     create_access_token,
     hash_password,
     user_id_from_token,
 )
-from app.core.storage import storage  # noqa: E402
-from app.crud import artifact as artifact_crud  # noqa: E402
-from app.crud import job as job_crud  # noqa: E402
-from app.crud import user as user_crud  # noqa: E402
-from app.db.base_class import utcnow  # noqa: E402
-from app.db.init_db import create_database_if_missing  # noqa: E402
-from app.db.session import SessionLocal, engine  # noqa: E402
-from app.main import app  # noqa: E402
-from app.models.artifact import Artifact  # noqa: E402
-from app.models.job import Job, JobState  # noqa: E402
-from app.schemas.user import Principal  # noqa: E402
-from app.services import api_keys as api_key_service  # noqa: E402
-from app.services.storage_keys import artifact_key  # noqa: E402
-from app.worker import redis_db  # noqa: E402
+from app.core.storage import storage
+from app.crud import artifact as artifact_crud
+from app.crud import job as job_crud
+from app.crud import user as user_crud
+from app.db.base_class import utcnow
+from app.db.init_db import create_database_if_missing
+from app.db.session import SessionLocal, engine
+from app.main import app
+from app.models.artifact import Artifact
+from app.models.job import Job, JobState
+from app.schemas.user import Principal
+from app.services import api_keys as api_key_service
+from app.services.storage_keys import artifact_key
+from app.worker import redis_db
+from tests.support.environment import TEST_DATABASE_URL
+from tests.support.paths import PROJECT_DIR
+from tests.support.paths import REPO_ROOT as REPO_ROOT  # for the tests that import it from here
 
 T = TypeVar("T")
-
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-REPO_ROOT = PROJECT_DIR.parents[1]
 
 
 def alembic_config() -> Config:
