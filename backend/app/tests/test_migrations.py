@@ -10,7 +10,8 @@ from sqlalchemy import Connection, create_engine, inspect, make_url
 
 from app.db.base import Base
 from app.db.init_db import create_database_if_missing
-from tests.conftest import TEST_DATABASE_URL, alembic_config, drop_database
+from tests.support.database import alembic_config, drop_database
+from tests.support.environment import TEST_DATABASE_URL
 
 SCRATCH_URL = make_url(TEST_DATABASE_URL).set(database="tooljobs_test_migrations")
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import make_url
 
-from tests.conftest import REPO_ROOT, TEST_DATABASE_URL, drop_database
+from tests.support.database import drop_database
+from tests.support.environment import TEST_DATABASE_URL
+from tests.support.paths import REPO_ROOT
 
 PRESTART_URL = (
     make_url(TEST_DATABASE_URL)
