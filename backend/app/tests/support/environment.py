@@ -5,7 +5,8 @@ imports before any conftest.py: the app reads its settings once, when
 app.core.config is imported, and the workers, beat and API processes that the tests
 start inherit this environment.
 
-TEST_DATABASE_URL and TEST_REDIS let two runs on one machine keep apart.
+TEST_DATABASE_URL, TEST_REDIS and TEST_REDIS_DBS ("hot state db,broker db") let two
+runs on one machine keep apart.
 """
 
 import os
@@ -24,6 +25,8 @@ TEST_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/tooljobs_test"
 )
 TEST_REDIS = os.environ.get("TEST_REDIS", "redis://127.0.0.1:6379")
+TEST_REDIS_DBS = os.environ.get("TEST_REDIS_DBS", "15,14")
+REDIS_DB, BROKER_DB = (int(db) for db in TEST_REDIS_DBS.split(","))
 
 os.environ.update(
     ENVIRONMENT="local",
@@ -32,8 +35,8 @@ os.environ.update(
     FIRST_SUPERUSER_PASSWORD="admin-password-for-tests",
     POSTGRES_PASSWORD="unused-by-tests",
     DATABASE_URL=TEST_DATABASE_URL,
-    REDIS_URL=f"{TEST_REDIS}/15",
-    CELERY_BROKER_URL=f"{TEST_REDIS}/14",
+    REDIS_URL=f"{TEST_REDIS}/{REDIS_DB}",
+    CELERY_BROKER_URL=f"{TEST_REDIS}/{BROKER_DB}",
     STORAGE_DIR=tempfile.mkdtemp(prefix="tooljobs-test-storage-"),
     WEBHOOK_SECRET="webhook-secret-for-tests",
     CANCEL_GRACE_SECONDS="1",
