@@ -1,102 +1,29 @@
 """Real PostgreSQL, Redis and Celery worker processes for the whole suite.
 
 The suite uses its own database (`tooljobs_test`, built with `alembic upgrade head`)
-and its own Redis databases, never the ones `make run` uses.
+and its own Redis databases, never the ones `make run` uses: tests/support/environment.py
+sets them, as a pytest plugin loaded before this file. Helpers are in tests/support.
 """
 
 import os
 import shutil
-import signal
 import subprocess
-import sys
-import tempfile
-import time
-import uuid
-from collections.abc import Callable, Iterator, Mapping
-from datetime import timedelta
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Iterator
 
 import pytest
 import redis
-from kombu.pidbox import Mailbox
+from alembic import command
+from fastapi.testclient import TestClient
+from sqlalchemy import text
 
-TEST_DATABASE_URL = os.environ.get(
-    "TEST_DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/tooljobs_test"
-)
-TEST_REDIS = os.environ.get("TEST_REDIS", "redis://127.0.0.1:6379")
-
-# Set before the app is imported: its settings are read once, at import.
-os.environ.update(
-    ENVIRONMENT="local",
-    SECRET_KEY="test-secret-key-not-for-production",
-    FIRST_SUPERUSER="admin@example.com",
-    FIRST_SUPERUSER_PASSWORD="admin-password-for-tests",
-    POSTGRES_PASSWORD="unused-by-tests",
-    DATABASE_URL=TEST_DATABASE_URL,
-    REDIS_URL=f"{TEST_REDIS}/15",
-    CELERY_BROKER_URL=f"{TEST_REDIS}/14",
-    STORAGE_DIR=tempfile.mkdtemp(prefix="tooljobs-test-storage-"),
-    WEBHOOK_SECRET="webhook-secret-for-tests",
-    CANCEL_GRACE_SECONDS="1",
-    RETRY_BACKOFF_SECONDS="0.2",
-    HEARTBEAT_INTERVAL_SECONDS="0.5",
-    WORKER_LOST_AFTER_SECONDS="3",
-    BACKEND_CORS_ORIGINS="http://ui.example.com, https://tools.example.org/",
-)
-
-# The test tools (stubborn, flaky) are installed like a tool package, by entry point,
-# in this process and in the worker processes the suite starts.
-PLUGINS_DIR = str(Path(__file__).resolve().parent / "plugins")
-sys.path.insert(0, PLUGINS_DIR)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    filter(None, [PLUGINS_DIR, os.environ.get("PYTHONPATH")])
-)
-
-from alembic import command  # noqa: E402
-from alembic.config import Config  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-
-from app.core.celery_app import celery_app  # noqa: E402
-from app.core.security import (  # noqa: E402
-    create_access_token,
-    hash_password,
-    user_id_from_token,
-)
-from app.core.storage import storage  # noqa: E402
-from app.crud import artifact as artifact_crud  # noqa: E402
-from app.crud import job as job_crud  # noqa: E402
-from app.crud import user as user_crud  # noqa: E402
-from app.db.base_class import utcnow  # noqa: E402
-from app.db.init_db import create_database_if_missing  # noqa: E402
-from app.db.session import SessionLocal, engine  # noqa: E402
-from app.main import app  # noqa: E402
-from app.models.artifact import Artifact  # noqa: E402
-from app.models.job import Job, JobState  # noqa: E402
-from app.schemas.user import Principal  # noqa: E402
-from app.services import api_keys as api_key_service  # noqa: E402
-from app.services.storage_keys import artifact_key  # noqa: E402
-from app.worker import redis_db  # noqa: E402
-
-T = TypeVar("T")
-
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-REPO_ROOT = PROJECT_DIR.parents[1]
-
-
-def alembic_config() -> Config:
-    return Config(str(PROJECT_DIR / "alembic.ini"))
-
-
-def drop_database(url: str) -> None:
-    from sqlalchemy import create_engine, make_url
-
-    parsed = make_url(url)
-    maintenance = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with maintenance.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-    maintenance.dispose()
+from app.db.init_db import create_database_if_missing
+from app.db.session import engine
+from app.main import app
+from app.worker import redis_db
+from tests.support.database import alembic_config, drop_database
+from tests.support.environment import TEST_DATABASE_URL
+from tests.support.processes import start_worker, stop
+from tests.support.users import auth, make_user
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -124,130 +51,6 @@ def clean_state() -> Iterator[None]:
     shutil.rmtree(os.environ["STORAGE_DIR"], ignore_errors=True)
 
 
-def make_user(
-    email: str, *, is_superuser: bool = False, password: str | None = "password-123"
-) -> str:
-    """A user in the database; returns a bearer token for it. Without a password (no
-    slow hash to compute) the user cannot log in, only use the token."""
-    hashed_password = "no password" if password is None else hash_password(password)
-    with SessionLocal() as session:
-        user = user_crud.create_user(
-            session, email=email, hashed_password=hashed_password, is_superuser=is_superuser
-        )
-        session.commit()
-        return create_access_token(user.id)
-
-
-def make_api_key(token: str, name: str = "script") -> str:
-    """A new API key of the token's user; returns its secret."""
-    user_id = user_id_from_token(token)
-    assert user_id is not None
-    with SessionLocal() as session:
-        owner = Principal(id=user_id, is_active=True, is_superuser=False)
-        return api_key_service.create_api_key(session, owner, name)[1]
-
-
-def ended_job(owner_id: uuid.UUID, artifacts: dict[str, bytes] | None = None) -> uuid.UUID:
-    """A succeeded echo job of the owner's, with these artifacts (name: content)."""
-    with SessionLocal() as session:
-        job = job_crud.create_job(
-            session,
-            Job(
-                owner_id=owner_id,
-                tool="echo",
-                tool_version="1.0.0",
-                inputs={"message": "hi"},
-                state=JobState.succeeded,
-                outputs={"message": "hi", "payload": None},
-                finished_at=utcnow(),
-            ),
-        )
-        kept = []
-        for name, content in (artifacts or {}).items():
-            stored = storage().write(artifact_key(job.id, name), [content])
-            kept.append(
-                Artifact(
-                    job_id=job.id,
-                    name=name,
-                    content_type="text/plain",
-                    size=stored.size,
-                    sha256=stored.sha256,
-                )
-            )
-        artifact_crud.add_artifacts(session, kept)
-        session.commit()
-        return job.id
-
-
-def running_job(*, attempt: int, max_attempts: int, started_seconds_ago: float) -> uuid.UUID:
-    """A job that a worker took and then, as far as the heartbeat shows, dropped."""
-    with SessionLocal() as session:
-        owner = user_crud.create_user(
-            session, email=f"{uuid.uuid4()}@example.com", hashed_password="not-used"
-        )
-        job = job_crud.create_job(
-            session,
-            Job(
-                owner_id=owner.id,
-                tool="echo",
-                tool_version="1.0.0",
-                inputs={"message": "again"},
-                state=JobState.running,
-                attempt=attempt,
-                max_attempts=max_attempts,
-                started_at=utcnow() - timedelta(seconds=started_seconds_ago),
-            ),
-        )
-        session.commit()
-        return job.id
-
-
-def heartbeats_complete() -> None:
-    """As if Redis had held its data for long: missing heartbeats count at once."""
-    redis_db.client().set(redis_db.HOT_STATE_SINCE_KEY, time.time() - 3600)
-
-
-def job_row(job_id: uuid.UUID) -> Job:
-    """The job as PostgreSQL has it."""
-    with SessionLocal() as session:
-        job = job_crud.get_job(session, job_id)
-        assert job is not None
-        return job
-
-
-def submit_tool_job(
-    client: TestClient, headers: dict[str, str], tool: str, inputs: dict[str, Any], **options: Any
-) -> dict[str, Any]:
-    response = client.post(
-        f"/api/v1/tools/{tool}/jobs", headers=headers, json={"inputs": inputs, **options}
-    )
-    assert response.status_code == 202, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def wait_for_state(
-    client: TestClient, headers: dict[str, str], job_id: str, state: str
-) -> dict[str, Any]:
-    def reached() -> dict[str, Any] | None:
-        job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}", headers=headers).json()
-        return job if job["state"] == state else None
-
-    return wait_until(reached, timeout=30)
-
-
-def wait_for_end(client: TestClient, headers: dict[str, str], job_id: str) -> dict[str, Any]:
-    def ended() -> dict[str, Any] | None:
-        job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}", headers=headers).json()
-        return job if job["state"] in {"succeeded", "failed", "cancelled"} else None
-
-    return wait_until(ended, timeout=30)
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
 def client() -> Iterator[TestClient]:
     with TestClient(app) as test_client:
@@ -267,89 +70,6 @@ def other_user_headers() -> dict[str, str]:
 @pytest.fixture
 def superuser_headers() -> dict[str, str]:
     return auth(make_user("root@example.com", is_superuser=True))
-
-
-def wait_until(predicate: Callable[[], T], timeout: float = 20, interval: float = 0.05) -> T:
-    """Poll until `predicate()` returns something truthy, and return it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"not true within {timeout}s: {predicate}")
-
-
-def start_worker(*extra: str, env: Mapping[str, str] = {}) -> subprocess.Popen[bytes]:
-    """A real `celery worker` process on the test broker (or the CELERY_BROKER_URL in
-    `env`, which overrides settings for that process); returns once it answers a ping."""
-    environment = {**os.environ, **env}
-    process = subprocess.Popen(
-        [
-            *[sys.executable, "-m", "celery", "-A", "app.core.celery_app", "worker"],
-            *["--loglevel", "WARNING", "--concurrency", "2", "--queues", "default"],
-            *["--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h"],
-            *extra,
-        ],
-        cwd=PROJECT_DIR,
-        env=environment,
-    )
-    try:
-        wait_until(
-            lambda: process.poll() is not None or answers_ping(environment["CELERY_BROKER_URL"]),
-            60,
-        )
-    except AssertionError:
-        process.kill()
-        raise
-    assert process.poll() is None, "the worker exited at start"
-    return process
-
-
-def answers_ping(broker_url: str) -> bool:
-    """Whether a worker on this broker answers a ping. (The app's own ping publishes
-    on the app's broker whatever connection it is given, so a pool-less mailbox.)"""
-    mailbox = Mailbox(
-        celery_app.conf.control_exchange, type="fanout", accept=["json"], serializer="json"
-    )
-    with celery_app.connection_for_write(broker_url) as connection:
-        return bool(mailbox(connection)._broadcast("ping", {}, reply=True, timeout=0.5))
-
-
-def start_beat(schedule_file: Path, env: Mapping[str, str] = {}) -> subprocess.Popen[bytes]:
-    """A real `celery beat` process; `env` overrides settings (periods, broker) for it."""
-    return subprocess.Popen(
-        [
-            *[sys.executable, "-m", "celery", "-A", "app.core.celery_app", "beat"],
-            *["--loglevel", "WARNING", "--schedule", str(schedule_file)],
-        ],
-        cwd=PROJECT_DIR,
-        env={**os.environ, **env},
-    )
-
-
-def pool_processes(worker: subprocess.Popen[bytes]) -> list[int]:
-    """The pids of the worker's pool processes (the children that run the tasks)."""
-    children = subprocess.run(
-        ["pgrep", "-P", str(worker.pid)], capture_output=True, text=True, check=False
-    ).stdout.split()
-    return [int(pid) for pid in children]
-
-
-def kill_worker(worker: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the worker and its pool processes, as a machine that dies would."""
-    for pid in [worker.pid, *pool_processes(worker)]:
-        os.kill(pid, signal.SIGKILL)
-    worker.wait()
-
-
-def stop(process: subprocess.Popen[Any]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 from fastapi.testclient import TestClient
 
 from app.core.security import create_access_token
-from tests.conftest import auth, make_user
+from tests.support.users import auth, make_user
 
 
 def login(client: TestClient, email: str, password: str) -> tuple[int, dict[str, str]]:

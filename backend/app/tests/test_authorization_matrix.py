@@ -24,7 +24,8 @@ from app.core.security import JWT_ALGORITHM, user_id_from_token
 from app.db.session import SessionLocal
 from app.main import app
 from app.models.user import User
-from tests.conftest import auth, ended_job, make_api_key, make_user
+from tests.support.jobs import ended_job
+from tests.support.users import auth, make_api_key, make_user
 
 API = settings.API_V1_STR
 OWNER_PASSWORD = "owner-password-123"

@@ -17,8 +17,12 @@ import pytest
 import yaml
 
 from app.models.job import JobState
-from tests.conftest import REPO_ROOT, job_row, make_user, running_job, stop, wait_until
-from tests.test_local_stack import free_port
+from tests.support.jobs import job_row, running_job
+from tests.support.paths import REPO_ROOT
+from tests.support.ports import free_port
+from tests.support.processes import stop
+from tests.support.users import make_user
+from tests.support.waiting import wait_until
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 

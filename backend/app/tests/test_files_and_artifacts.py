@@ -16,7 +16,8 @@ from app.db.session import SessionLocal
 from app.models.job import Job
 from app.services.execution import execute_job
 from app.services.storage_keys import artifact_key, file_key
-from tests.conftest import ended_job, wait_for_end
+from tests.support.job_api import wait_for_end
+from tests.support.jobs import ended_job
 
 CONTENT = b"the quick brown fox\njumps over the lazy dog\n" * 2000
 

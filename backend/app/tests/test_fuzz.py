@@ -11,7 +11,7 @@ from schemathesis.python import asgi
 
 from app.core.config import settings as app_settings
 from app.main import app
-from tests.conftest import make_api_key
+from tests.support.users import make_api_key
 
 # Bounded so the module stays near a minute on two cores: a score of examples per
 # operation, valid and invalid ones, from the schema's own examples, its boundaries

@@ -15,7 +15,8 @@ from app.models.job import JobState
 from app.schemas.job import JobRead
 from app.services import job_events
 from app.worker import redis_db
-from tests.conftest import submit_tool_job, wait_until
+from tests.support.job_api import submit_tool_job
+from tests.support.waiting import wait_until
 
 WAITERS = 8
 

@@ -15,8 +15,8 @@ from app.db.session import SessionLocal
 from app.models.job import Job, JobState
 from app.services import housekeeping
 from app.worker import redis_db
-from tests.conftest import job_row
-from tests.test_jobs_api import submit
+from tests.support.job_api import submit
+from tests.support.jobs import job_row
 
 
 def test_cancel_a_queued_job_at_once_then_409(

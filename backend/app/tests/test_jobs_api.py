@@ -10,12 +10,7 @@ from sqlalchemy import event
 
 from app.db.session import engine
 from app.worker import redis_db
-
-
-def submit(client: TestClient, headers: dict[str, str], **body: Any) -> Any:
-    body.setdefault("tool", "echo")
-    body.setdefault("inputs", {"message": "hi"})
-    return client.post("/api/v1/jobs", headers=headers, json=body)
+from tests.support.job_api import submit
 
 
 def error_locations(response: Any) -> set[tuple[Any, ...]]:

@@ -14,8 +14,9 @@ from typing import Any, ClassVar
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import submit_tool_job as submit
-from tests.conftest import wait_for_end, wait_for_state, wait_until
+from tests.support.job_api import submit_tool_job as submit
+from tests.support.job_api import wait_for_end, wait_for_state
+from tests.support.waiting import wait_until
 
 
 @pytest.mark.usefixtures("worker")

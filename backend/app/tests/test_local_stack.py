@@ -2,20 +2,15 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import PROJECT_DIR, wait_until
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.support.paths import PROJECT_DIR
+from tests.support.ports import free_port
+from tests.support.waiting import wait_until
 
 
 def test_embedded_stack_runs_an_echo_job_and_stops_on_ctrl_c(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ from sqlalchemy import Connection, create_engine, inspect, make_url
 
 from app.db.base import Base
 from app.db.init_db import create_database_if_missing
-from tests.conftest import TEST_DATABASE_URL, alembic_config, drop_database
+from tests.support.database import alembic_config, drop_database, scratch_database_url
 
-SCRATCH_URL = make_url(TEST_DATABASE_URL).set(database="tooljobs_test_migrations")
+SCRATCH_URL = make_url(scratch_database_url("migrations"))
 
 
 @pytest.fixture

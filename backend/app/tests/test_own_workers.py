@@ -8,15 +8,11 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from app.models.job import JobState
-from tests.conftest import (
-    job_row,
-    start_beat,
-    start_worker,
-    stop,
-    wait_for_end,
-    wait_until,
-)
-from tests.conftest import submit_tool_job as submit
+from tests.support.job_api import submit_tool_job as submit
+from tests.support.job_api import wait_for_end
+from tests.support.jobs import job_row
+from tests.support.processes import start_beat, start_worker, stop
+from tests.support.waiting import wait_until
 
 
 def test_higher_priority_jobs_start_first(client: TestClient, user_headers: dict[str, str]) -> None:

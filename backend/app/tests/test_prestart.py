@@ -7,15 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import make_url
 
-from tests.conftest import REPO_ROOT, TEST_DATABASE_URL, drop_database
+from tests.support.database import drop_database, scratch_database_url
+from tests.support.paths import REPO_ROOT
 
-PRESTART_URL = (
-    make_url(TEST_DATABASE_URL)
-    .set(database="tooljobs_test_prestart")
-    .render_as_string(hide_password=False)
-)
+PRESTART_URL = scratch_database_url("prestart")
 
 
 def run(command: list[str], **env: str) -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,8 @@ from sqlalchemy import text
 
 from app.db.session import engine
 from app.worker import redis_db
-from tests.conftest import auth, make_user, wait_until
+from tests.support.users import auth, make_user
+from tests.support.waiting import wait_until
 
 
 def test_an_ended_job_is_served_from_memory_until_a_change_is_published(

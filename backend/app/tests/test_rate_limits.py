@@ -14,7 +14,7 @@ from app.core.config import settings
 from app.main import app
 from app.services import rate_limits
 from app.worker import redis_db
-from tests.conftest import make_user
+from tests.support.users import make_user
 
 ECHO = {"tool": "echo", "inputs": {"message": "hi"}}
 

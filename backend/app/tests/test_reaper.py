@@ -10,7 +10,8 @@ from app.db.session import SessionLocal
 from app.models.job import Job, JobState
 from app.services import execution, housekeeping
 from app.worker import redis_db
-from tests.conftest import heartbeats_complete, job_row, running_job, wait_until
+from tests.support.jobs import heartbeats_complete, job_row, running_job
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("heartbeats_trusted")
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app.core.config import settings
 from app.db.session import SessionLocal
 from app.models.user import User
-from tests.conftest import auth, make_user
+from tests.support.users import auth, make_user
 
 PASSWORD = "correct-horse-battery-staple"
 WRONG_PASSWORD = "wrong-horse-battery-staple"

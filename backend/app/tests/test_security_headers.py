@@ -11,7 +11,7 @@ from starlette.routing import Route
 from app.api.security_headers import API_POLICY, DOCS_POLICY, PAGE_POLICY, SecurityHeaders
 from app.core.config import settings
 from app.main import FRONTEND_DIR
-from tests.conftest import make_user
+from tests.support.users import make_user
 
 ALWAYS = {
     "x-content-type-options": "nosniff",

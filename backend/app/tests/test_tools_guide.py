@@ -9,7 +9,7 @@ import pytest
 
 from app.tools.base import Tool
 from app.tools.registry import ENTRY_POINT_GROUP
-from tests.conftest import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 GUIDE = (REPO_ROOT / "TOOLS.md").read_text()
 

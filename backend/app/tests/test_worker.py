@@ -5,7 +5,8 @@ import subprocess
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import submit_tool_job, wait_for_end, wait_until
+from tests.support.job_api import submit_tool_job, wait_for_end
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("worker")
 

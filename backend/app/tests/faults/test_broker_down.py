@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import wait_until
-from tests.faults.conftest import Stack, all_ended, count_jobs
+from tests.support.fault_jobs import all_ended, count_jobs
+from tests.support.fault_stack import Stack
+from tests.support.waiting import wait_until
 
 # Three tries of 3 s (socket timeout and publish retries in celery_app) and their
 # pauses, plus a margin for a loaded machine.

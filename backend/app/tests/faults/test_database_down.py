@@ -8,9 +8,10 @@ from typing import Any
 import httpx
 
 from app.models.job import JobState
-from tests.conftest import job_row, wait_until
-from tests.faults.conftest import Stack, all_ended
-from tests.faults.test_worker_killed import both_running_for_a_while, submit
+from tests.support.fault_jobs import all_ended, both_running_for_a_while, submit
+from tests.support.fault_stack import Stack
+from tests.support.jobs import job_row
+from tests.support.waiting import wait_until
 
 OUTAGE_SECONDS = 4
 # Both end while the database is away.

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from app.db.session import SessionLocal
 from app.models.job import Job
-from tests.conftest import wait_until
-from tests.faults.conftest import Stack, all_ended
-from tests.faults.test_worker_killed import submit
+from tests.support.fault_jobs import all_ended, submit
+from tests.support.fault_stack import Stack
+from tests.support.waiting import wait_until
 
 JOBS = 2000
 CLIENTS = 32

@@ -11,9 +11,10 @@ import httpx
 
 from app.models.job import JobState
 from app.worker.redis_db import heartbeat_key
-from tests.conftest import job_row, wait_until
-from tests.faults.conftest import STACK_SETTINGS, Stack, all_ended
-from tests.faults.test_worker_killed import both_running_for_a_while, submit
+from tests.support.fault_jobs import all_ended, both_running_for_a_while, submit
+from tests.support.fault_stack import STACK_SETTINGS, Stack
+from tests.support.jobs import job_row
+from tests.support.waiting import wait_until
 
 # The fault comes once the long job ran past the lost-worker window (only then may the
 # reaper look at it) and just after its heartbeat, so that the heartbeat stays missing

@@ -6,18 +6,14 @@ tool declared safe to rerun (max_attempts > 1) finishes on another try, the othe
 import os
 import signal
 import time
-import uuid
-from datetime import timedelta
 from typing import Any
 
-import httpx
-from sqlalchemy import select
-
-from app.db.base_class import utcnow
-from app.db.session import SessionLocal
 from app.models.job import Job, JobState
-from tests.conftest import job_row, pool_processes, wait_until
-from tests.faults.conftest import STACK_SETTINGS, Stack, all_ended
+from tests.support.fault_jobs import all_ended, both_running_for_a_while, submit
+from tests.support.fault_stack import STACK_SETTINGS, Stack
+from tests.support.jobs import job_row
+from tests.support.processes import pool_processes
+from tests.support.waiting import wait_until
 
 LONG = {"seconds": 2, "steps": 4}
 SHORT = {"seconds": 0.1, "steps": 1}
@@ -28,24 +24,6 @@ REAPER_BOUND = (
     + float(STACK_SETTINGS["HEARTBEAT_INTERVAL_SECONDS"])
     + 4
 )
-
-
-def submit(api: httpx.Client, tool: str, inputs: dict[str, Any]) -> uuid.UUID:
-    response = api.post(f"/tools/{tool}/jobs", json={"inputs": inputs})
-    assert response.status_code == 202, response.text
-    return uuid.UUID(response.json()["id"])
-
-
-def both_running_for_a_while(jobs: set[uuid.UUID], seconds: float = 0.3) -> bool:
-    """Both slots hold these jobs, well into their run: a kill now hits them and only them."""
-    with SessionLocal() as session:
-        started = session.scalars(
-            select(Job.id).where(
-                Job.state == JobState.running,
-                Job.started_at < utcnow() - timedelta(seconds=seconds),
-            )
-        ).all()
-    return set(started) == jobs
 
 
 def test_worker_killed_mid_job_every_job_ends_and_rerunnable_ones_succeed(

@@ -1,4 +1,4 @@
-"""A TCP proxy that a test can cut, stall and restore: `python -m tests.faults.proxy
+"""A TCP proxy that a test can cut, stall and restore: `python -m tests.support.tcp_proxy
 PORT UPSTREAM_PORT`, then one command a line on stdin (`cut`, `stall`, `restore`),
 each answered `ok` on stdout once done."""
 

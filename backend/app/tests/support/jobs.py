@@ -1,0 +1,84 @@
+"""Jobs made and read directly in PostgreSQL, and the hot state's heartbeats."""
+
+import time
+import uuid
+from datetime import timedelta
+
+from app.core.storage import storage
+from app.crud import artifact as artifact_crud
+from app.crud import job as job_crud
+from app.crud import user as user_crud
+from app.db.base_class import utcnow
+from app.db.session import SessionLocal
+from app.models.artifact import Artifact
+from app.models.job import Job, JobState
+from app.services.storage_keys import artifact_key
+from app.worker import redis_db
+
+
+def ended_job(owner_id: uuid.UUID, artifacts: dict[str, bytes] | None = None) -> uuid.UUID:
+    """A succeeded echo job of the owner's, with these artifacts (name: content)."""
+    with SessionLocal() as session:
+        job = job_crud.create_job(
+            session,
+            Job(
+                owner_id=owner_id,
+                tool="echo",
+                tool_version="1.0.0",
+                inputs={"message": "hi"},
+                state=JobState.succeeded,
+                outputs={"message": "hi", "payload": None},
+                finished_at=utcnow(),
+            ),
+        )
+        kept = []
+        for name, content in (artifacts or {}).items():
+            stored = storage().write(artifact_key(job.id, name), [content])
+            kept.append(
+                Artifact(
+                    job_id=job.id,
+                    name=name,
+                    content_type="text/plain",
+                    size=stored.size,
+                    sha256=stored.sha256,
+                )
+            )
+        artifact_crud.add_artifacts(session, kept)
+        session.commit()
+        return job.id
+
+
+def running_job(*, attempt: int, max_attempts: int, started_seconds_ago: float) -> uuid.UUID:
+    """A job that a worker took and then, as far as the heartbeat shows, dropped."""
+    with SessionLocal() as session:
+        owner = user_crud.create_user(
+            session, email=f"{uuid.uuid4()}@example.com", hashed_password="not-used"
+        )
+        job = job_crud.create_job(
+            session,
+            Job(
+                owner_id=owner.id,
+                tool="echo",
+                tool_version="1.0.0",
+                inputs={"message": "again"},
+                state=JobState.running,
+                attempt=attempt,
+                max_attempts=max_attempts,
+                started_at=utcnow() - timedelta(seconds=started_seconds_ago),
+            ),
+        )
+        session.commit()
+        return job.id
+
+
+def heartbeats_complete() -> None:
+    """As if Redis had held its data for long: missing heartbeats count at once."""
+    redis_db.client().set(redis_db.HOT_STATE_SINCE_KEY, time.time() - 3600)
+
+
+def job_row(job_id: uuid.UUID) -> Job:
+    """The job as PostgreSQL has it."""
+    with SessionLocal() as session:
+        job = job_crud.get_job(session, job_id)
+        assert job is not None
+        return job

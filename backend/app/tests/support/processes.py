@@ -1,0 +1,87 @@
+"""Worker and beat processes: started as `celery` would be, stopped, killed."""
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from kombu.pidbox import Mailbox
+
+from app.core.celery_app import celery_app
+from tests.support.paths import PROJECT_DIR
+from tests.support.waiting import wait_until
+
+
+def start_worker(*extra: str, env: Mapping[str, str] = {}) -> subprocess.Popen[bytes]:
+    """A real `celery worker` process on the test broker (or the CELERY_BROKER_URL in
+    `env`, which overrides settings for that process); returns once it answers a ping."""
+    environment = {**os.environ, **env}
+    process = subprocess.Popen(
+        [
+            *[sys.executable, "-m", "celery", "-A", "app.core.celery_app", "worker"],
+            *["--loglevel", "WARNING", "--concurrency", "2", "--queues", "default"],
+            *["--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h"],
+            *extra,
+        ],
+        cwd=PROJECT_DIR,
+        env=environment,
+    )
+    try:
+        wait_until(
+            lambda: process.poll() is not None or answers_ping(environment["CELERY_BROKER_URL"]),
+            60,
+        )
+    except AssertionError:
+        process.kill()
+        raise
+    assert process.poll() is None, "the worker exited at start"
+    return process
+
+
+def answers_ping(broker_url: str) -> bool:
+    """Whether a worker on this broker answers a ping. (The app's own ping publishes
+    on the app's broker whatever connection it is given, so a pool-less mailbox.)"""
+    mailbox = Mailbox(
+        celery_app.conf.control_exchange, type="fanout", accept=["json"], serializer="json"
+    )
+    with celery_app.connection_for_write(broker_url) as connection:
+        return bool(mailbox(connection)._broadcast("ping", {}, reply=True, timeout=0.5))
+
+
+def start_beat(schedule_file: Path, env: Mapping[str, str] = {}) -> subprocess.Popen[bytes]:
+    """A real `celery beat` process; `env` overrides settings (periods, broker) for it."""
+    return subprocess.Popen(
+        [
+            *[sys.executable, "-m", "celery", "-A", "app.core.celery_app", "beat"],
+            *["--loglevel", "WARNING", "--schedule", str(schedule_file)],
+        ],
+        cwd=PROJECT_DIR,
+        env={**os.environ, **env},
+    )
+
+
+def pool_processes(worker: subprocess.Popen[bytes]) -> list[int]:
+    """The pids of the worker's pool processes (the children that run the tasks)."""
+    children = subprocess.run(
+        ["pgrep", "-P", str(worker.pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    return [int(pid) for pid in children]
+
+
+def kill_worker(worker: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the worker and its pool processes, as a machine that dies would."""
+    for pid in [worker.pid, *pool_processes(worker)]:
+        os.kill(pid, signal.SIGKILL)
+    worker.wait()
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
