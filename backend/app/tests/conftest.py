@@ -19,7 +19,7 @@ from sqlalchemy import text
 from app.db.init_db import create_database_if_missing
 from app.db.session import engine
 from app.main import app
-from app.worker import redis_db
+from app.worker.redis_db.connection import client as redis_client
 from tests.support.database import alembic_config, drop_database
 from tests.support.environment import TEST_DATABASE_URL
 from tests.support.processes import start_worker, stop
@@ -47,7 +47,7 @@ def clean_state() -> Iterator[None]:
     yield
     with engine.begin() as connection:
         connection.execute(text('TRUNCATE job, "user" CASCADE'))
-    redis_db.client().flushdb()
+    redis_client().flushdb()
     shutil.rmtree(os.environ["STORAGE_DIR"], ignore_errors=True)
 
 

@@ -14,7 +14,8 @@ from app.db.session import SessionLocal
 from app.models.api_key import ApiKey
 from app.models.user import User
 from app.services import process_cache
-from app.worker import redis_db
+from app.worker.redis_db import caches
+from app.worker.redis_db.connection import client as redis_client
 
 KEYS = "/api/v1/users/me/api-keys"
 
@@ -93,7 +94,7 @@ def test_revoked_key_fails_at_once(client: TestClient, user_headers: dict[str, s
     kept = create_key(client, user_headers, name="kept")
     assert me(client, key)[0] == 200
     # The first use cached the key's owner: revoking must not leave it there.
-    assert redis_db.load_api_key_owner(hash_api_key(key)) is not None
+    assert caches.load_api_key_owner(hash_api_key(key)) is not None
     [key_id] = [
         k["id"] for k in client.get(KEYS, headers=user_headers).json() if k["name"] != "kept"
     ]
@@ -113,7 +114,7 @@ def test_a_request_that_read_the_key_before_revocation_cannot_cache_it_again(
         row = session.scalars(select(ApiKey)).one()
     # The revocation lands between that request's read of the row and its cache write.
     assert client.delete(f"{KEYS}/{row.id}", headers=user_headers).status_code == 204
-    redis_db.save_api_key_owner(row.key_hash, row.owner_id)
+    caches.save_api_key_owner(row.key_hash, row.owner_id)
     assert me(client, key)[0] == 401
 
 
@@ -124,7 +125,7 @@ def test_key_of_an_inactive_user_is_401(client: TestClient, user_headers: dict[s
         session.commit()
         user_id = session.scalars(select(User.id)).one()
     # What a deactivation does: forget the principal cached when the key was made.
-    redis_db.client().flushdb()
+    redis_client().flushdb()
     process_cache.forget("principal", user_id)
     assert me(client, key) == (401, {"detail": "invalid API key"})
 
@@ -147,7 +148,7 @@ def test_revoking_without_redis_is_503_and_revokes_nothing(
     key = create_key(client, user_headers)
     [listed] = client.get(KEYS, headers=user_headers).json()
     closed_port = redis.Redis(port=1, retry=Retry(NoBackoff(), retries=0))
-    monkeypatch.setattr(redis_db, "client", lambda: closed_port)
+    monkeypatch.setattr(caches, "client", lambda: closed_port)
     response = client.delete(f"{KEYS}/{listed['id']}", headers=user_headers)
     assert response.status_code == 503
     assert me(client, key)[0] == 200

@@ -14,10 +14,9 @@ from app.core.storage import LocalStorage
 from app.crud import job as job_crud
 from app.db.session import SessionLocal
 from app.models.job import Job
-from app.services.execution import execute_job
 from app.services.storage_keys import artifact_key, file_key
 from tests.support.job_api import wait_for_end
-from tests.support.jobs import ended_job
+from tests.support.jobs import ended_job, run_job_here
 
 CONTENT = b"the quick brown fox\njumps over the lazy dog\n" * 2000
 
@@ -218,7 +217,7 @@ def test_a_file_deleted_before_the_job_ran_fails_the_job(
         )
         session.commit()
     assert client.delete(f"/api/v1/files/{file['id']}", headers=user_headers).status_code == 204
-    execute_job(job.id, stop_stuck_tool=lambda: None)
+    run_job_here(job.id)
     ended = client.get(f"/api/v1/jobs/{job.id}", headers=user_headers).json()
     assert ended["state"] == "failed"
     assert ended["error"]["type"] == "tool_error"

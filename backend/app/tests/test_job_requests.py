@@ -13,8 +13,9 @@ from app.core.celery_app import celery_app
 from app.db.base_class import utcnow
 from app.db.session import SessionLocal
 from app.models.job import Job, JobState
-from app.services import housekeeping
-from app.worker import redis_db
+from app.worker import tasks
+from app.worker.redis_db import keys
+from app.worker.redis_db.connection import client as redis_client
 from tests.support.job_api import submit
 from tests.support.jobs import job_row
 
@@ -147,7 +148,7 @@ def test_retention_purges_old_jobs_and_their_ids_answer_410(
     old = submit(client, user_headers).json()
     recent = submit(client, user_headers).json()
     ended_long_ago(uuid.UUID(old["id"]))
-    assert housekeeping.purge_expired_jobs() == 1
+    assert tasks.purge_expired_jobs() == 1
     gone = client.get(f"/api/v1/jobs/{old['id']}", headers=user_headers)
     assert gone.status_code == 410
     # To anyone else it never existed.
@@ -169,12 +170,12 @@ def test_jobs_the_broker_never_got_are_sent_again(
     sent = submit(client, user_headers).json()
     unsent = submit(client, user_headers).json()
     # As if the API had stopped between its commit and the send.
-    redis_db.client().hdel(redis_db.job_key(uuid.UUID(unsent["id"])), "sent")
+    redis_client().hdel(keys.job(uuid.UUID(unsent["id"])), "sent")
     before = queue_length()
     time.sleep(0.2)
-    assert housekeeping.resend_unsent_jobs() == 1
+    assert tasks.resend_unsent_jobs() == 1
     assert queue_length() == before + 1
-    assert housekeeping.resend_unsent_jobs() == 0
+    assert tasks.resend_unsent_jobs() == 0
     assert sent["id"] != unsent["id"]
 
 

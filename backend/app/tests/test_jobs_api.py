@@ -9,7 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from app.db.session import engine
-from app.worker import redis_db
+from app.worker.redis_db import jobs as hot_jobs
+from app.worker.redis_db.connection import client as redis_client
 from tests.support.job_api import submit
 
 
@@ -173,11 +174,11 @@ def test_reading_falls_back_to_postgres_and_refills_redis(
     client: TestClient, user_headers: dict[str, str]
 ) -> None:
     job = submit(client, user_headers).json()
-    redis_db.client().flushdb()  # Redis lost everything
+    redis_client().flushdb()  # Redis lost everything
     response = client.get(f"/api/v1/jobs/{job['id']}", headers=user_headers)
     assert response.status_code == 200
     assert response.json() == job
-    refilled = redis_db.load_job(uuid.UUID(job["id"]))
+    refilled = hot_jobs.load_job(uuid.UUID(job["id"]))
     assert refilled is not None
     assert refilled.model_dump(mode="json") == job
 
@@ -194,9 +195,9 @@ def test_an_older_snapshot_never_replaces_a_newer_one(
     newer = job.model_copy(
         update={"state": JobState.running, "updated_at": job.updated_at + timedelta(seconds=1)}
     )
-    assert redis_db.save_job(newer)
-    assert not redis_db.save_job(job)
-    stored = redis_db.load_job(job.id)
+    assert hot_jobs.save_job(newer)
+    assert not hot_jobs.save_job(job)
+    stored = hot_jobs.load_job(job.id)
     assert stored is not None
     assert stored.state is JobState.running
 

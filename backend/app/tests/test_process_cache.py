@@ -5,7 +5,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from app.db.session import engine
-from app.worker import redis_db
+from app.worker.redis_db import caches, keys
+from app.worker.redis_db.connection import client as redis_client
 from tests.support.users import auth, make_user
 from tests.support.waiting import wait_until
 
@@ -21,13 +22,13 @@ def test_an_ended_job_is_served_from_memory_until_a_change_is_published(
     ended = client.get(url, headers=user_headers).json()
 
     # Gone from Redis and PostgreSQL behind the API's back: this process still has it.
-    redis_db.client().delete(redis_db.job_key(job["id"]))
+    redis_client().delete(keys.job(job["id"]))
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM job WHERE id = :id"), {"id": job["id"]})
     assert client.get(url, headers=user_headers).json() == ended
 
     # What another process publishes when it deletes or purges a job.
-    redis_db.publish_invalidation(f"job:{job['id']}")
+    caches.publish_invalidation(f"job:{job['id']}")
     wait_until(lambda: client.get(url, headers=user_headers).status_code == 404, timeout=5)
 
 
@@ -36,12 +37,12 @@ def test_a_principal_is_kept_until_a_change_is_published(client: TestClient) -> 
     assert client.get("/api/v1/users/me", headers=headers).status_code == 200
     user_id = client.get("/api/v1/users/me", headers=headers).json()["id"]
 
-    redis_db.client().delete(redis_db.principal_key(user_id))
+    redis_client().delete(keys.principal(user_id))
     with engine.begin() as connection:
         connection.execute(text('DELETE FROM "user" WHERE id = :id'), {"id": user_id})
     assert client.get("/api/v1/jobs", headers=headers).status_code == 200
 
-    redis_db.publish_invalidation(f"principal:{user_id}")
+    caches.publish_invalidation(f"principal:{user_id}")
     wait_until(lambda: client.get("/api/v1/jobs", headers=headers).status_code == 401, timeout=5)
 
 

@@ -12,8 +12,7 @@ from redis.retry import Retry
 
 from app.core.config import settings
 from app.main import app
-from app.services import rate_limits
-from app.worker import redis_db
+from app.worker.redis_db import rate_limits
 from tests.support.users import make_user
 
 ECHO = {"tool": "echo", "inputs": {"message": "hi"}}
@@ -129,7 +128,7 @@ def test_the_login_window_resets(
 @pytest.fixture
 def redis_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     closed_port = redis.Redis(port=1, retry=Retry(NoBackoff(), retries=0))
-    monkeypatch.setattr(redis_db, "client", lambda: closed_port)
+    monkeypatch.setattr(rate_limits, "client", lambda: closed_port)
     rate_limits._limiter.cache_clear()
     yield
     rate_limits._limiter.cache_clear()
@@ -143,6 +142,6 @@ def test_limits_fail_open_without_redis(
 ) -> None:
     monkeypatch.setattr(settings, "RATE_LIMIT_LOGIN_PER_MINUTE", 1)
     make_user("alice@example.com")
-    with caplog.at_level(logging.WARNING, logger="app.services.rate_limits"):
+    with caplog.at_level(logging.WARNING, logger="app.worker.redis_db.rate_limits"):
         assert [login(client, "alice@example.com") for _ in range(3)] == [200, 200, 200]
     assert "rate limit not checked, Redis unavailable" in caplog.text

@@ -12,8 +12,8 @@ from app.db.base_class import utcnow
 from app.db.session import SessionLocal
 from app.models.job import Job
 from app.models.schedule import Schedule
-from app.services import schedules
 from app.services.schedule_times import next_run_after
+from app.worker.tasks import dispatch_schedules
 
 ECHO_EVERY_MINUTE = {
     "name": "ping",
@@ -114,8 +114,8 @@ def test_due_schedule_runs_once_and_advances(
 ) -> None:
     schedule = create(client, user_headers, overlap="allow").json()
     make_due(schedule["id"])
-    assert schedules.dispatch_due_schedules() == 1
-    assert schedules.dispatch_due_schedules() == 0
+    assert dispatch_schedules() == 1
+    assert dispatch_schedules() == 0
     after = client.get(f"/api/v1/schedules/{schedule['id']}", headers=user_headers).json()
     assert after["run_count"] == 1
     assert after["next_run_at"] > after["last_run_at"]
@@ -127,8 +127,8 @@ def test_after_an_outage_missed_slots_run_once(
 ) -> None:
     schedule = create(client, user_headers, overlap="allow").json()
     make_due(schedule["id"], missed=timedelta(hours=1))  # sixty slots of a minute missed
-    assert schedules.dispatch_due_schedules() == 1
-    assert schedules.dispatch_due_schedules() == 0
+    assert dispatch_schedules() == 1
+    assert dispatch_schedules() == 0
     assert len(jobs_of(schedule["id"])) == 1
 
 
@@ -139,11 +139,11 @@ def test_overlap_skip_waits_for_the_previous_job(
     allowing = create(client, user_headers, name="allow", overlap="allow").json()
     for schedule in (skipping, allowing):
         make_due(schedule["id"])
-    assert schedules.dispatch_due_schedules() == 2
+    assert dispatch_schedules() == 2
     for schedule in (skipping, allowing):
         make_due(schedule["id"])
     # No worker runs here: the first jobs are still queued.
-    assert schedules.dispatch_due_schedules() == 1
+    assert dispatch_schedules() == 1
     assert (len(jobs_of(skipping["id"])), len(jobs_of(allowing["id"]))) == (1, 2)
 
 
@@ -157,7 +157,7 @@ def test_two_dispatchers_racing_start_each_run_exactly_once(
 
     def dispatch(barrier: threading.Barrier) -> None:
         barrier.wait()
-        created.append(schedules.dispatch_due_schedules())
+        created.append(dispatch_schedules())
 
     for _round in range(3):
         for schedule_id in ids:

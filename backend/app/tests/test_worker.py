@@ -5,6 +5,7 @@ import subprocess
 import pytest
 from fastapi.testclient import TestClient
 
+from app.worker.redis_db.connection import client as redis_client
 from tests.support.job_api import submit_tool_job, wait_for_end
 from tests.support.waiting import wait_until
 
@@ -63,11 +64,9 @@ def test_fail_job_ends_failed_with_a_tool_error(
 def test_terminal_state_is_recorded_in_postgres_too(
     client: TestClient, user_headers: dict[str, str]
 ) -> None:
-    from app.worker import redis_db
-
     job_id = submit_tool_job(client, user_headers, "echo", {"message": "kept"})["id"]
     wait_for_end(client, user_headers, job_id)
-    redis_db.client().flushdb()
+    redis_client().flushdb()
     job = client.get(f"/api/v1/jobs/{job_id}", headers=user_headers).json()
     assert (job["state"], job["outputs"]["message"]) == ("succeeded", "kept")
 

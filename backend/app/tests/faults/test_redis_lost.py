@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from app.models.job import JobState
-from app.worker.redis_db import heartbeat_key
+from app.worker.redis_db import keys
 from tests.support.fault_jobs import all_ended, both_running_for_a_while, submit
 from tests.support.fault_stack import STACK_SETTINGS, Stack
 from tests.support.jobs import job_row
@@ -33,7 +33,7 @@ def submit_load(stack: Stack, api: httpx.Client) -> list[uuid.UUID]:
     wait_until(lambda: both_running_for_a_while({long}, WINDOW + 0.5), timeout=30)
 
     def just_beat() -> bool:
-        last = stack.redis.client().get(heartbeat_key(long))
+        last = stack.redis.client().get(keys.heartbeat(long))
         return last is not None and time.time() - float(last) < 0.2
 
     wait_until(just_beat, timeout=5, interval=0.02)

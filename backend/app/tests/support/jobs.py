@@ -12,8 +12,10 @@ from app.db.base_class import utcnow
 from app.db.session import SessionLocal
 from app.models.artifact import Artifact
 from app.models.job import Job, JobState
+from app.services.execution import run
 from app.services.storage_keys import artifact_key
-from app.worker import redis_db
+from app.worker.redis_db import keys
+from app.worker.redis_db.connection import client as redis_client
 
 
 def ended_job(owner_id: uuid.UUID, artifacts: dict[str, bytes] | None = None) -> uuid.UUID:
@@ -73,7 +75,7 @@ def running_job(*, attempt: int, max_attempts: int, started_seconds_ago: float) 
 
 def heartbeats_complete() -> None:
     """As if Redis had held its data for long: missing heartbeats count at once."""
-    redis_db.client().set(redis_db.HOT_STATE_SINCE_KEY, time.time() - 3600)
+    redis_client().set(keys.HOT_STATE_SINCE, time.time() - 3600)
 
 
 def job_row(job_id: uuid.UUID) -> Job:
@@ -82,3 +84,9 @@ def job_row(job_id: uuid.UUID) -> Job:
         job = job_crud.get_job(session, job_id)
         assert job is not None
         return job
+
+
+def run_job_here(job_id: uuid.UUID) -> None:
+    """Run one delivery of the job in this process, as a worker would, without Celery."""
+    with SessionLocal() as session:
+        run.run_job(session, job_id, stop_stuck_tool=lambda: None)

@@ -4,7 +4,7 @@ from app.core.security import create_access_token, hash_password, user_id_from_t
 from app.crud import user as user_crud
 from app.db.session import SessionLocal
 from app.schemas.user import Principal
-from app.services import api_keys as api_key_service
+from app.services.use_cases import api_keys as api_key_service
 
 
 def make_user(
@@ -27,7 +27,7 @@ def make_api_key(token: str, name: str = "script") -> str:
     assert user_id is not None
     with SessionLocal() as session:
         owner = Principal(id=user_id, is_active=True, is_superuser=False)
-        return api_key_service.create_api_key(session, owner, name)[1]
+        return api_key_service.create_api_key(session, owner, name).key
 
 
 def auth(token: str) -> dict[str, str]:

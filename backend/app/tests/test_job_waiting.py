@@ -13,8 +13,9 @@ from fastapi.testclient import TestClient
 
 from app.models.job import JobState
 from app.schemas.job import JobRead
-from app.services import job_events
-from app.worker import redis_db
+from app.services.use_cases import job_waiting
+from app.worker.redis_db import jobs as hot_jobs
+from app.worker.redis_db.connection import client as redis_client
 from tests.support.job_api import submit_tool_job
 from tests.support.waiting import wait_until
 
@@ -22,7 +23,7 @@ WAITERS = 8
 
 
 def pubsub_connections() -> int:
-    return len(redis_db.client().client_list(_type="pubsub"))
+    return len(redis_client().client_list(_type="pubsub"))
 
 
 def test_waiters_share_one_subscription_and_all_hear_the_end(
@@ -30,7 +31,7 @@ def test_waiters_share_one_subscription_and_all_hear_the_end(
 ) -> None:
     # No worker runs here: the job stays queued until it is cancelled.
     job = submit_tool_job(client, user_headers, "echo", {"message": "hi"})
-    channel = redis_db.job_channel(uuid.UUID(job["id"]))
+    job_id = uuid.UUID(job["id"])
     wait_until(lambda: pubsub_connections() >= 1)
     before = pubsub_connections()
 
@@ -41,7 +42,7 @@ def test_waiters_share_one_subscription_and_all_hear_the_end(
 
     with ThreadPoolExecutor(WAITERS) as pool:
         waits = [pool.submit(wait) for _ in range(WAITERS)]
-        wait_until(lambda: len(job_events._waiters.get(channel, ())) == WAITERS)
+        wait_until(lambda: len(job_waiting._waiters.get(job_id, ())) == WAITERS)
         assert pubsub_connections() == before
         cancelled = client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=user_headers)
         assert cancelled.status_code == 200
@@ -49,14 +50,14 @@ def test_waiters_share_one_subscription_and_all_hear_the_end(
 
     assert [body["state"] for body, _ in answers] == ["cancelled"] * WAITERS
     # Told by the message, not by reading the snapshot again.
-    assert max(seconds for _, seconds in answers) < job_events.RESYNC_SECONDS / 2
-    assert job_events._waiters == {}
+    assert max(seconds for _, seconds in answers) < job_waiting.RESYNC_SECONDS / 2
+    assert job_waiting._waiters == {}
 
 
 def test_a_missed_message_is_made_up_by_reading_the_snapshot_again(
     client: TestClient, user_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(job_events, "RESYNC_SECONDS", 0.2)
+    monkeypatch.setattr(job_waiting, "RESYNC_SECONDS", 0.2)
     job = submit_tool_job(client, user_headers, "echo", {"message": "hi"})
     ended = JobRead.model_validate(
         {**job, "state": JobState.failed, "updated_at": "2099-01-01T00:00:00Z"}
@@ -64,9 +65,9 @@ def test_a_missed_message_is_made_up_by_reading_the_snapshot_again(
 
     with ThreadPoolExecutor(1) as pool:
         waiting = pool.submit(client.get, f"/api/v1/jobs/{job['id']}?wait=30", headers=user_headers)
-        wait_until(lambda: redis_db.job_channel(uuid.UUID(job["id"])) in job_events._waiters)
+        wait_until(lambda: uuid.UUID(job["id"]) in job_waiting._waiters)
         # A transition whose message was lost: in Redis, never published.
-        redis_db.save_job(ended, publish=False)
+        hot_jobs.save_job(ended, publish=False)
         started = time.monotonic()
         response = waiting.result(timeout=30)
 
@@ -78,17 +79,16 @@ def test_a_message_sent_before_the_snapshot_was_read_is_not_news(
     client: TestClient, user_headers: dict[str, str]
 ) -> None:
     job = JobRead.model_validate(submit_tool_job(client, user_headers, "echo", {"message": "hi"}))
-    channel = redis_db.job_channel(job.id)
     ended = job.model_copy(update={"state": JobState.cancelled, "updated_at": datetime.now(UTC)})
 
     async def follow() -> list[JobRead]:
         seen = []
-        async for current in job_events.job_updates(job, timeout_seconds=10):
+        async for current in job_waiting.job_updates(job, timeout_seconds=10):
             seen.append(current)
             if len(seen) == 1:
                 # What the follower thread may hand over late: the snapshot already read.
-                job_events.deliver(channel, job.model_dump_json().encode())
-                job_events.deliver(channel, ended.model_dump_json().encode())
+                job_waiting.deliver(job.id, job.model_dump_json().encode())
+                job_waiting.deliver(job.id, ended.model_dump_json().encode())
         return seen
 
     assert [current.state for current in asyncio.run(follow())] == ["queued", "cancelled"]
