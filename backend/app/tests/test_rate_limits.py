@@ -12,7 +12,8 @@ from redis.retry import Retry
 
 from app.core.config import settings
 from app.main import app
-from app.worker.redis_db import rate_limits
+from app.services.use_cases import rate_limits
+from app.worker.redis_db import rate_limits as rate_counters
 from tests.support.users import make_user
 
 ECHO = {"tool": "echo", "inputs": {"message": "hi"}}
@@ -128,10 +129,10 @@ def test_the_login_window_resets(
 @pytest.fixture
 def redis_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     closed_port = redis.Redis(port=1, retry=Retry(NoBackoff(), retries=0))
-    monkeypatch.setattr(rate_limits, "client", lambda: closed_port)
-    rate_limits._limiter.cache_clear()
+    monkeypatch.setattr(rate_counters, "client", lambda: closed_port)
+    rate_counters._limiter.cache_clear()
     yield
-    rate_limits._limiter.cache_clear()
+    rate_counters._limiter.cache_clear()
 
 
 def test_limits_fail_open_without_redis(
