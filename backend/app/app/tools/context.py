@@ -1,7 +1,7 @@
 """What a running tool may use: progress, a log, a private folder, input files, artifacts.
 
 The context is the same whether the tool runs on a worker or in a unit test; what
-differs is the runtime behind it (app.services.execution for workers,
+differs is the runtime behind it (app.services.execution.runtime for workers,
 app.tools.testing for tests).
 """
 
