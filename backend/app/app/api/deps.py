@@ -49,7 +49,6 @@ def _unauthorized(detail: str) -> HTTPException:
 
 
 async def get_current_principal(
-    session: SessionDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Principal:
@@ -59,11 +58,13 @@ async def get_current_principal(
     elif api_key is not None:
         # Checked against Redis or the database on every request, so a revoked key
         # fails at once in every process.
-        user_id = await run_in_threadpool(api_key_service.owner_of_api_key, session, api_key)
+        user_id = await run_in_threadpool(api_key_service.owner_of_api_key, SessionLocal, api_key)
         invalid = "invalid API key"
     else:
         raise _unauthorized("not authenticated")
-    principal = None if user_id is None else await user_service.principal(session, user_id)
+    # Given the session factory, not a session: a caller known to this process or to
+    # Redis costs no session at all (most polls).
+    principal = None if user_id is None else await user_service.principal(SessionLocal, user_id)
     if principal is None or not principal.is_active:
         raise _unauthorized(invalid)
     return principal

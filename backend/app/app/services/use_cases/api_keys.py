@@ -3,7 +3,7 @@ whose a presented key is."""
 
 import uuid
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.security import API_KEY_SHOWN_CHARACTERS, hash_api_key, new_api_key
 from app.crud import api_key as api_key_crud
@@ -51,7 +51,7 @@ def revoke_api_key(session: Session, owner: Principal, key_id: uuid.UUID) -> Non
     session.commit()
 
 
-def owner_of_api_key(session: Session, key: str) -> uuid.UUID | None:
+def owner_of_api_key(sessions: sessionmaker[Session], key: str) -> uuid.UUID | None:
     """Whose the key is, or None for an unknown or revoked key.
 
     The owner is cached in Redis, so that a script's polls need no SQL; `last_used_at`
@@ -63,11 +63,12 @@ def owner_of_api_key(session: Session, key: str) -> uuid.UUID | None:
         return None
     if isinstance(cached, uuid.UUID):
         return cached
-    api_key = api_key_crud.get_api_key_by_hash(session, key_hash)
-    if api_key is None:
-        return None
-    owner_id = api_key.owner_id
-    api_key_crud.record_use(session, api_key.id, utcnow())
-    session.commit()
+    with sessions() as session:
+        api_key = api_key_crud.get_api_key_by_hash(session, key_hash)
+        if api_key is None:
+            return None
+        owner_id = api_key.owner_id
+        api_key_crud.record_use(session, api_key.id, utcnow())
+        session.commit()
     caches.save_api_key_owner(key_hash, owner_id)
     return owner_id

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from anyio.to_thread import run_sync
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.crud import job as job_crud
 from app.db.base_class import utcnow
@@ -81,12 +81,15 @@ def read_job(session: Session, principal: Principal, job_id: uuid.UUID) -> JobRe
     return job
 
 
-async def read_job_json(session: Session, principal: Principal, job_id: uuid.UUID) -> bytes:
+async def read_job_json(
+    sessions: sessionmaker[Session], principal: Principal, job_id: uuid.UUID
+) -> bytes:
     """The job's JSON for a poll: an ended job from this process's memory, else the
-    bytes Redis holds (unparsed), else PostgreSQL's row (read in a thread)."""
+    bytes Redis holds (unparsed), else PostgreSQL's row (read in a thread, in a session
+    opened only then)."""
     found = process_cache.ended_job(job_id) or await hot_jobs.load_job_json(job_id)
     if found is None:
-        job = await run_sync(read_job, session, principal, job_id)
+        job = await run_sync(_read_job_in_new_session, sessions, principal, job_id)
         owner_id, state, body = job.owner_id, job.state, job.model_dump_json().encode()
     else:
         owner_id, state, body = found
@@ -95,6 +98,13 @@ async def read_job_json(session: Session, principal: Principal, job_id: uuid.UUI
     if state.is_terminal:
         process_cache.keep_ended_job(job_id, owner_id, state, body)
     return body
+
+
+def _read_job_in_new_session(
+    sessions: sessionmaker[Session], principal: Principal, job_id: uuid.UUID
+) -> JobRead:
+    with sessions() as session:
+        return read_job(session, principal, job_id)
 
 
 def list_jobs(

@@ -5,7 +5,7 @@ import uuid
 
 from anyio.to_thread import run_sync
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.security import hash_password, verify_password
 from app.crud import user as user_crud
@@ -36,19 +36,22 @@ def authenticate(session: Session, email: str, password: str) -> Principal | Non
     return Principal.model_validate(user)
 
 
-async def principal(session: Session, user_id: uuid.UUID) -> Principal | None:
+async def principal(sessions: sessionmaker[Session], user_id: uuid.UUID) -> Principal | None:
     """Who the token's user is: from this process's memory, else Redis, else SQL (in a
     thread); so authorising a poll needs no SQL, no thread and mostly no round trip."""
     found = process_cache.principal(user_id) or await caches.load_principal(user_id)
     if found is None:
-        found = await run_sync(_principal_from_database, session, user_id)
+        found = await run_sync(_principal_from_database, sessions, user_id)
     if found is not None:
         process_cache.keep_principal(found)
     return found
 
 
-def _principal_from_database(session: Session, user_id: uuid.UUID) -> Principal | None:
-    user = user_crud.get_user(session, user_id)
+def _principal_from_database(
+    sessions: sessionmaker[Session], user_id: uuid.UUID
+) -> Principal | None:
+    with sessions() as session:
+        user = user_crud.get_user(session, user_id)
     if user is None:
         return None
     found = Principal.model_validate(user)

@@ -12,6 +12,7 @@ from app.api.downloads import download
 from app.api.responses import error, not_found
 from app.api.routing import ApiRoute
 from app.api.submissions import SUBMIT_RESPONSES, IdempotencyKey, accepted
+from app.db.session import SessionLocal
 from app.schemas.file import ArtifactRead
 from app.schemas.job import JobCreate, JobFilters, JobPage, JobRead
 from app.services.use_cases import artifacts as artifact_service
@@ -76,7 +77,6 @@ def list_jobs(
     },
 )
 async def read_job(
-    session: SessionDep,
     principal: CurrentPrincipal,
     job_id: uuid.UUID,
     wait: Annotated[
@@ -84,12 +84,14 @@ async def read_job(
     ] = 0,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    body = await job_service.read_job_json(session, principal, job_id)
+    # The session factory, not a session: most polls are answered without SQL.
+    body = await job_service.read_job_json(SessionLocal, principal, job_id)
     if wait:
         job = JobRead.model_validate_json(body)
         if not job.state.is_terminal:
             await job_waiting.wait_until_ended(job, wait)
-            body = await job_service.read_job_json(session, principal, job_id)
+            # The session factory, not a session: most polls are answered without SQL.
+    body = await job_service.read_job_json(SessionLocal, principal, job_id)
     etag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
     if if_none_match == etag:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
