@@ -1,6 +1,6 @@
 """`CommandLineTool`: a program run from validated inputs, declared in a few lines.
 
-    class LineCount(CommandLineTool[LineCountInputs, LineCountOutputs]):
+    class LineCount(CommandLineTool[FileInputs, LineCountOutputs]):
         name = "line-count"
         version = "1.0.0"
         title = "Count lines"
