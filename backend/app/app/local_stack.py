@@ -30,7 +30,8 @@ def process_commands(host: str, port: int) -> dict[str, list[str]]:
         "api": [python, "-m", "uvicorn", "app.main:app", "--host", host, "--port", str(port)],
         "worker": [
             *[python, "-m", "celery", "-A", "app.core.celery_app", "worker"],
-            *["--loglevel", "INFO", "--queues", "default", "--concurrency", "2"],
+            # Every queue: the tools' and housekeeping (see docker-compose.yml's worker).
+            *["--loglevel", "INFO", "--concurrency", "2"],
         ],
         "beat": [
             *[python, "-m", "celery", "-A", "app.core.celery_app", "beat", "--loglevel", "INFO"],

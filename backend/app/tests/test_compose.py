@@ -27,8 +27,8 @@ from tests.support.ports import free_port
 from tests.support.users import make_user
 from tests.support.waiting import wait_until
 
-APP_SERVICES = ("prestart", "backend", "worker", "beat", "flower")
-SOURCE_MOUNTED = ("prestart", "backend", "worker", "beat")
+APP_SERVICES = ("prestart", "backend", "worker", "housekeeping", "beat", "flower")
+SOURCE_MOUNTED = ("prestart", "backend", "worker", "housekeeping", "beat")
 APPLICATION_SECRETS = ("SECRET_KEY", "WEBHOOK_SECRET", "FIRST_SUPERUSER_PASSWORD")
 
 
@@ -94,14 +94,15 @@ def test_development_mounts_the_code_where_alembic_writes_its_revisions(
     assert versions.is_relative_to(PROJECT_DIR)
 
 
-def test_development_reloads_the_api_and_restarts_the_worker(development: dict[str, Any]) -> None:
+def test_development_reloads_the_api_and_restarts_the_workers(development: dict[str, Any]) -> None:
     services = development["services"]
     backend = command_of(services["backend"])
     assert "--reload" in backend
     assert "--workers" not in backend
-    worker = command_of(services["worker"])
-    assert worker[0] == "watchfiles"
-    assert "app" in worker[1:]
+    for name in ("worker", "housekeeping"):
+        worker = command_of(services[name])
+        assert worker[0] == "watchfiles", name
+        assert "app" in worker[1:], name
 
 
 def test_production_runs_the_code_of_the_images(production: dict[str, Any]) -> None:
@@ -118,12 +119,15 @@ def test_the_worker_serves_every_queue(config: str, request: pytest.FixtureReque
     # Without --queues, Celery consumes every queue of task_queues, which the registry
     # fills: the test tools' `heavy` queue included (run below, as a plain process).
     services = request.getfixturevalue(config)["services"]
-    workers = [name for name, service in services.items() if "worker" in words_of(service)]
-    assert workers == ["worker"]
+    workers = {name for name, service in services.items() if "worker" in words_of(service)}
+    assert workers == {"worker", "housekeeping"}
     assert "--queues" not in words_of(services["worker"])
     assert "-Q" not in words_of(services["worker"])
     dockerfile = (PROJECT_DIR / "celeryworker.dockerfile").read_text()
     assert "--queues" not in dockerfile
+    # Beat's entries go to the housekeeping queue, which a small worker of its own serves.
+    housekeeping = words_of(services["housekeeping"])
+    assert housekeeping[housekeeping.index("--queues") + 1] == "housekeeping"
 
 
 @pytest.mark.parametrize("config", ["development", "production"])
@@ -288,12 +292,12 @@ def test_prestart_command_runs_as_a_plain_process(
 def stack(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[str, str, dict[str, subprocess.Popen[bytes]]]]:
-    """backend, worker, beat and flower, as the configuration declares them, on this
+    """backend, both workers, beat and flower, as the configuration declares them, on this
     machine's services; the API logs its SQL (LOG_SQL) to a file."""
     services = request.getfixturevalue(request.param)["services"]
     ports = {"8000": free_port(), "5555": free_port()}
     processes = {}
-    for name in ("backend", "worker", "beat", "flower"):
+    for name in ("backend", "worker", "housekeeping", "beat", "flower"):
         log = (tmp_path / f"{name}.log").open("wb")
         processes[name] = subprocess.Popen(
             as_plain_process(command_of(services[name]), ports, tmp_path),

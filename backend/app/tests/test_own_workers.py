@@ -75,3 +75,41 @@ def test_beat_runs_an_interval_schedule_until_it_is_disabled(
     ).json()["items"]
     assert len(jobs) == stopped_at
     assert {job["state"] for job in jobs} == {"succeeded"}
+
+
+def test_schedules_fire_on_time_while_every_tool_worker_is_busy(
+    client: TestClient, user_headers: dict[str, str], tmp_path: Path
+) -> None:
+    # The only tool worker is taken by a long job; beat's entries go to the housekeeping
+    # queue, which a worker of its own serves, so the schedule still fires every second.
+    busy = submit(client, user_headers, "sleep", {"seconds": 60, "steps": 60})
+    tool_worker = start_worker("--queues", "default", "--concurrency", "1")
+    housekeeping_worker = start_worker("--queues", "housekeeping", "--concurrency", "1")
+    beat = start_beat(tmp_path / "beat-schedule", {"SCHEDULER_TICK_SECONDS": "0.5"})
+    try:
+        wait_until(lambda: job_row(uuid.UUID(busy["id"])).state is JobState.running, timeout=30)
+        schedule = client.post(
+            "/api/v1/schedules",
+            headers=user_headers,
+            json={
+                "name": "on time",
+                "tool": "echo",
+                "inputs": {"message": "t"},
+                "interval_seconds": 1,
+                # Its jobs wait behind the busy tool worker; every slot still fires.
+                "overlap": "allow",
+            },
+        ).json()
+        url = f"/api/v1/schedules/{schedule['id']}"
+
+        def run_count() -> int:
+            return int(client.get(url, headers=user_headers).json()["run_count"])
+
+        first = wait_until(run_count, timeout=30, interval=0.2)  # beat is up
+        wait_until(lambda: run_count() - first >= 2, timeout=10, interval=0.2)
+        assert job_row(uuid.UUID(busy["id"])).state is JobState.running
+    finally:
+        client.post(f"/api/v1/jobs/{busy['id']}/cancel", headers=user_headers)
+        stop(beat)
+        stop(housekeeping_worker)
+        stop(tool_worker)

@@ -6,15 +6,16 @@ from kombu import Queue
 from app.core.config import settings
 from app.tools.registry import tools_by_name
 from app.worker.scheduler import beat_schedule
-from app.worker.task_routes import DEFAULT_QUEUE, TASK_ROUTES
+from app.worker.task_routes import DEFAULT_QUEUE, HOUSEKEEPING_QUEUE, TASK_ROUTES
 
 # Job priority as users see it: 0 lowest .. 9 most urgent (as in AMQP).
 MAX_PRIORITY = 9
 
 
 def queue_names() -> list[str]:
-    """Every queue of this installation: the default one and each tool's."""
-    return sorted({DEFAULT_QUEUE} | {tool.queue for tool in tools_by_name().values()})
+    """Every queue of this installation: the default one, housekeeping and each tool's."""
+    tool_queues = {tool.queue for tool in tools_by_name().values()}
+    return sorted({DEFAULT_QUEUE, HOUSEKEEPING_QUEUE} | tool_queues)
 
 
 celery_app = Celery("tooljobs", broker=settings.broker_url, include=["app.worker.tasks"])

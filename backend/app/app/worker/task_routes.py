@@ -17,8 +17,21 @@ class TaskName(StrEnum):
 
 
 DEFAULT_QUEUE = "default"
+# Beat's entries have a queue of their own, so that tools keeping every worker of the
+# default queue busy never hold back schedules or the reaper (compose runs a small worker
+# for it).
+HOUSEKEEPING_QUEUE = "housekeeping"
 
-# A job's run goes to its tool's queue (chosen when it is sent); every other task here.
+HOUSEKEEPING_TASKS = (
+    TaskName.DISPATCH_SCHEDULES,
+    TaskName.REAP_LOST_JOBS,
+    TaskName.RESEND_UNSENT_JOBS,
+    TaskName.PURGE_EXPIRED_JOBS,
+)
+
+# A job's run goes to its tool's queue (chosen when it is sent); a webhook follows its job
+# on the default queue.
 TASK_ROUTES = {
-    name.value: {"queue": DEFAULT_QUEUE} for name in TaskName if name is not TaskName.RUN_JOB
+    TaskName.DELIVER_WEBHOOK.value: {"queue": DEFAULT_QUEUE},
+    **{name.value: {"queue": HOUSEKEEPING_QUEUE} for name in HOUSEKEEPING_TASKS},
 }

@@ -22,7 +22,7 @@ def start_worker(*extra: str, env: Mapping[str, str] = {}) -> subprocess.Popen[b
     process = subprocess.Popen(
         [
             *[sys.executable, "-m", "celery", "-A", "app.core.celery_app", "worker"],
-            *["--loglevel", "WARNING", "--concurrency", "2", "--queues", "default"],
+            *["--loglevel", "WARNING", "--concurrency", "2", "--queues", "default,housekeeping"],
             *["--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h"],
             *extra,
         ],
