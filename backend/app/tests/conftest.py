@@ -1,4 +1,5 @@
-"""Real PostgreSQL, Redis and Celery worker processes for the whole suite.
+"""Real PostgreSQL, Redis and Celery worker processes for the suite; none for the tool
+tests in tests/tools/, which run a tool in-process as a tool author's tests do.
 
 The suite uses its own database (`tooljobs_test`, built with `alembic upgrade head`)
 and its own Redis databases, never the ones `make run` uses: tests/support/environment.py
@@ -9,6 +10,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -26,7 +28,17 @@ from tests.support.processes import start_worker, stop
 from tests.support.users import auth, make_user
 
 
-@pytest.fixture(scope="session", autouse=True)
+TOOL_TESTS = Path(__file__).resolve().parent / "tools"
+
+
+@pytest.fixture(autouse=True)
+def servers(request: pytest.FixtureRequest) -> None:
+    """Each test but a tool test gets the database and Redis, and leaves them clean."""
+    if TOOL_TESTS not in request.path.resolve().parents:
+        request.getfixturevalue("clean_state")
+
+
+@pytest.fixture(scope="session")
 def database() -> Iterator[None]:
     """A fresh database migrated up at the start and down to base at the end."""
     drop_database(TEST_DATABASE_URL)
@@ -42,8 +54,8 @@ def database() -> Iterator[None]:
     shutil.rmtree(os.environ["STORAGE_DIR"], ignore_errors=True)
 
 
-@pytest.fixture(autouse=True)
-def clean_state() -> Iterator[None]:
+@pytest.fixture
+def clean_state(database: None) -> Iterator[None]:
     yield
     with engine.begin() as connection:
         connection.execute(text('TRUNCATE job, "user" CASCADE'))
