@@ -27,7 +27,6 @@ from tests.support.environment import TEST_DATABASE_URL
 from tests.support.processes import start_worker, stop
 from tests.support.users import auth, make_user
 
-
 TOOL_TESTS = Path(__file__).resolve().parent / "tools"
 
 
