@@ -120,7 +120,7 @@ def wait_for_services(
     try:
         wait_for(STARTUP_CHECKS, timeout_seconds=timeout)
     except TimeoutError as error:
-        raise CommandFailed(str(error)) from None
+        raise CommandFailed(str(error)) from error
 
 
 @cli.command()
@@ -132,7 +132,7 @@ def create_database() -> None:
     try:
         created = create_database_if_missing(settings.database_url)
     except RuntimeError as error:
-        raise CommandFailed(str(error)) from None
+        raise CommandFailed(str(error)) from error
     typer.echo("database created" if created else "database exists")
 
 
@@ -213,12 +213,12 @@ def run_tool(
     """Run a tool in this process and print its outputs and artifacts as JSON."""
     try:
         tool = get_tool(name)
-    except UnknownToolError:
+    except UnknownToolError as error:
         raise CommandFailed(
             f"unknown tool {name!r}; `tooljobs tools list` shows the tools, "
             "`tooljobs tools check` the broken ones",
             ExitCode.USAGE,
-        ) from None
+        ) from error
     with tempfile.TemporaryDirectory(prefix=f"tooljobs-{name}-") as folder:
         runner = ToolRunner(Path(folder))
         values = _input_values(inputs or [], runner)
@@ -229,11 +229,11 @@ def run_tool(
                 f"invalid inputs: {field_errors(error)}\n"
                 f"{name} takes: {', '.join(tool.inputs_model.model_fields) or 'no inputs'}",
                 ExitCode.USAGE,
-            ) from None
+            ) from error
         try:
             result = runner.run(tool, valid_inputs)
         except (ToolError, ToolTimeout) as error:
-            raise CommandFailed(f"{name} failed: {error}") from None
+            raise CommandFailed(f"{name} failed: {error}") from error
         artifacts: dict[str, dict[str, object]] = {}
         for artifact, path in result.artifacts.items():
             artifacts[artifact] = {"size": path.stat().st_size}

@@ -25,7 +25,7 @@ def problems(tool: AnyTool) -> list[str]:
     model_problems = list(_models(tool))
     found = [*_identity(tool), *model_problems, *_run_settings(tool)]
     found += [
-        f"implement {name}{inspect.signature(getattr(tool, name))}"
+        f"implement {name}({', '.join(inspect.signature(getattr(tool, name)).parameters)})"
         for name in sorted(tool.__abstractmethods__)
     ]
     if issubclass(tool, CommandLineTool) and not model_problems:

@@ -113,7 +113,7 @@ def load_tools(*, mockup_tests: bool) -> ToolCatalog:
     return ToolCatalog(
         tools=dict(sorted(tools.items())),
         mockups=dict(sorted(twins.items())),
-        broken=sorted(broken, key=str),
+        broken=sorted(broken, key=_in_file_order),
     )
 
 
@@ -123,6 +123,11 @@ def _twin_mismatch(twin: AnyTool, original: AnyTool | None) -> str | None:
     if (twin.inputs_model, twin.outputs_model) != (original.inputs_model, original.outputs_model):
         return f"its models differ from those of its tool {_where(original)}; use the same"
     return None
+
+
+def _in_file_order(broken: BrokenTool) -> tuple[str, int]:
+    file, _, line = broken.where.rpartition(":")
+    return (file, int(line)) if line.isdigit() else (broken.where, 0)
 
 
 def _clashes(same_name: list[AnyTool]) -> Iterator[BrokenTool]:
@@ -141,7 +146,9 @@ def _candidates(broken: list[BrokenTool]) -> Iterator[AnyTool]:
         try:
             loaded = entry_point.load()
         except Exception as error:
-            broken.append(_entry_point_broken(entry_point, _import_failure(error)))
+            broken.append(
+                _entry_point_broken(entry_point, _import_failure(error, entry_point.module))
+            )
             continue
         if isinstance(loaded, ModuleType):
             yield from _new(_tools_defined_in(loaded), seen)
@@ -166,7 +173,9 @@ def _modules_under(package: ModuleType, broken: list[BrokenTool]) -> Iterator[Mo
             module = importlib.import_module(module_info.name)
         except Exception as error:
             where = _relative(_module_file(module_info.name) or module_info.name)
-            broken.append(BrokenTool(where, module_info.name, _import_failure(error)))
+            broken.append(
+                BrokenTool(where, module_info.name, _import_failure(error, module_info.name))
+            )
             continue
         yield module
         if module_info.ispkg:
@@ -184,10 +193,10 @@ def _tools_defined_in(module: ModuleType) -> Iterator[AnyTool]:
             yield candidate
 
 
-def _import_failure(error: Exception) -> str:
+def _import_failure(error: Exception, module: str) -> str:
     return (
-        f"cannot be imported ({type(error).__name__}: {error}); "
-        "fix the module, `python -c 'import <module>'` shows the traceback"
+        f"cannot be imported ({type(error).__name__}: {error}); fix the module "
+        f"(`python -c 'import {module}'` shows the traceback)"
     )
 
 

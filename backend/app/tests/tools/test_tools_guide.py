@@ -1,7 +1,9 @@
 """TOOLS.md's code runs as written: its Python blocks in order, then the tests they define."""
 
 import re
+import sys
 import tomllib
+import types
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +21,13 @@ def blocks(language: str) -> list[str]:
 
 
 def guide_namespace() -> dict[str, Any]:
-    namespace: dict[str, Any] = {"__name__": "tools_guide"}
+    # One module, as if the reader saved the guide's code in the file it names first, so
+    # that its test imports the tool as written (`from word_count import WordCount`).
+    module = types.ModuleType("word_count")
+    sys.modules[module.__name__] = module
     for block in blocks("python"):
-        exec(compile(block, "TOOLS.md", "exec"), namespace)
-    return namespace
+        exec(compile(block, "TOOLS.md", "exec"), module.__dict__)
+    return module.__dict__
 
 
 def guide_tests() -> list[str]:
