@@ -14,8 +14,9 @@ from pydantic import BaseModel
 from app.tools.base import AnyTool, Tool
 from app.tools.command_line import CommandLineTool
 
-# A tool's name is a URL path segment and part of an OpenAPI operation id.
-TOOL_NAME = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")
+# A tool's name is a URL path segment, and with "-" made "_" part of an OpenAPI operation id
+# and of a model's name: so no "_" of its own, which would let two names collide there.
+TOOL_NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 TOOL_NAME_MAX_LENGTH = 64
 QUEUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -47,7 +48,7 @@ def _identity(tool: AnyTool) -> Iterator[str]:
     ):
         yield (
             f"name {name!r} is not a tool name: use lowercase letters, digits and '-', "
-            f'like name = "{suggested_name(tool)}"'
+            f'from a letter, like name = "{suggested_name(tool)}"'
         )
     for attribute, example in (("version", '"1.0.0"'), ("title", '"What it does"')):
         value = getattr(tool, attribute, None)
@@ -164,7 +165,9 @@ def _argv(tool: type[CommandLineTool]) -> Iterator[str]:  # type: ignore[type-ar
         return
     inputs = list(tool.inputs_model.model_fields)
     # Values a tool adds in its own template_values cannot be known before it runs.
-    adds_values = tool.template_values is not CommandLineTool.template_values
+    adds_values = getattr(tool, "template_values", None) is not getattr(
+        CommandLineTool, "template_values", None
+    )
     for item in argv:
         if not isinstance(item, str):
             continue

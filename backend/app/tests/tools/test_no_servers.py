@@ -57,6 +57,7 @@ def test_a_tool_authors_test_passes_without_servers_or_settings(tmp_path: Path) 
 
 
 def test_the_projects_tool_tests_pass_without_servers() -> None:
-    result = pytest_in(PROJECT_DIR, "tests/tools/test_tools_guide.py")
+    tool_tests = ["tests/tools/test_tools_guide.py", "tests/tools/test_tool_checks.py"]
+    result = pytest_in(PROJECT_DIR, *tool_tests)
     assert result.returncode == 0, result.stdout + result.stderr
     assert " passed" in result.stdout
