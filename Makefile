@@ -5,7 +5,11 @@ POETRY_VERSION := 2.2.1
 POETRY := $(CURDIR)/.tools/bin/poetry
 BIN := $(CURDIR)/$(PROJECT)/.venv/bin
 
-.PHONY: install run test lint services bench
+.PHONY: install run test lint services bench \
+	migration upgrade downgrade shell psql console sql-log
+
+# Compose v2; `make COMPOSE=docker-compose ...` for the older standalone command.
+COMPOSE := docker compose
 
 $(POETRY):
 	python3 -m venv .tools
@@ -38,3 +42,36 @@ test: install services lint
 bench: install services
 	command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
 	cd $(PROJECT) && $(BIN)/python ../../bench/run.py
+
+# Chores in the compose stack (`docker compose up -d` first). Each target is the one
+# compose command it prints; README, "Develop in the compose stack".
+
+## A revision from the models: make migration m="add a column". Run as your own user,
+## so that the file it writes into your checkout is yours.
+migration:
+	$(if $(m),,$(error name the revision: make migration m="add a column"))
+	$(COMPOSE) exec --user "$$(id -u):$$(id -g)" backend alembic revision --autogenerate -m "$(m)"
+
+## make upgrade [rev=<revision>], make downgrade [rev=<revision>]: head and one step back by default.
+upgrade:
+	$(COMPOSE) exec backend alembic upgrade $(or $(rev),head)
+
+downgrade:
+	$(COMPOSE) exec backend alembic downgrade $(or $(rev),-1)
+
+shell:
+	$(COMPOSE) exec backend bash
+
+## psql on the application's database, as its owner.
+psql:
+	$(COMPOSE) exec db sh -c 'exec psql -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"'
+
+## Python with `session` open and every model imported.
+console:
+	$(COMPOSE) exec backend tooljobs console
+
+## The API and the worker again, logging every SQL statement with its duration (Ctrl-C
+## stops following; `docker compose up -d backend worker` turns the log off).
+sql-log:
+	LOG_SQL=true $(COMPOSE) up -d backend worker
+	$(COMPOSE) logs --follow backend worker

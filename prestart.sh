@@ -5,8 +5,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# In the repository alembic.ini is in backend/app; in the image, beside this script.
-if [ -f "$here/backend/app/alembic.ini" ]; then cd "$here/backend/app"; else cd "$here"; fi
+# In the repository alembic.ini is in backend/app; in the image, in the working directory.
+if [ -f "$here/backend/app/alembic.ini" ]; then cd "$here/backend/app"; fi
 
 tooljobs wait-for-services
 tooljobs create-database

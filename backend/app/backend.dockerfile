@@ -19,16 +19,18 @@ WORKDIR /app
 COPY backend/app/pyproject.toml backend/app/poetry.lock /app/
 RUN poetry install --only main --no-root --no-interaction --no-cache
 
+# prestart.sh lives outside /app, which the development override mounts the code over.
+COPY prestart.sh /usr/local/bin/prestart.sh
 COPY backend/app /app
-COPY prestart.sh /app/prestart.sh
-# The package itself, with its `tooljobs` command. /app/storage is owned by the user so
-# that a new volume mounted there is too; alembic/versions so that
+# The package itself, with its `tooljobs` command (installed as a path to /app, so the
+# mounted code is the code that runs). The storage folder is owned by the user so that a
+# new volume mounted there is too; alembic/versions so that
 # `docker compose exec backend alembic revision --autogenerate` can write its file.
 RUN poetry install --only main --no-interaction --no-cache \
-    && mkdir -p /app/storage \
-    && chown tooljobs /app/storage /app/alembic/versions
+    && mkdir -p /var/lib/tooljobs/storage \
+    && chown tooljobs /var/lib/tooljobs/storage /app/alembic/versions
 
-USER tooljobs
+USER 1000
 
 # WORKDIR /app holds alembic.ini: `docker compose exec backend alembic upgrade head` works as is.
 CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"]

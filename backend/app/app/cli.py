@@ -149,6 +149,34 @@ def create_first_superuser() -> None:
 
 
 @cli.command()
+def console() -> None:
+    """A Python console with `session` open on the database and every model imported."""
+    import code
+
+    from sqlalchemy import func, select
+
+    from app.core.config import settings
+    from app.db.base_class import Base
+    from app.db.session import SessionLocal
+    from app.models.job import JobState
+
+    models = {mapper.class_.__name__: mapper.class_ for mapper in Base.registry.mappers}
+    models["JobState"] = JobState
+    with SessionLocal() as session:
+        code.interact(
+            banner=f"session, select, func, settings, {', '.join(sorted(models))}",
+            local={
+                **models,
+                "session": session,
+                "select": select,
+                "func": func,
+                "settings": settings,
+            },
+            exitmsg="",
+        )
+
+
+@cli.command()
 def run(
     host: str = "127.0.0.1",
     port: int = 8000,

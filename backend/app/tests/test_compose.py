@@ -1,11 +1,14 @@
-"""docker-compose.yml: valid, shaped as promised, and its commands run as plain processes.
+"""The compose files as compose itself merges them, and their commands as plain processes.
 
-No Docker engine runs here, so Debian's docker-compose validates the file and the
-backend, worker and beat commands it declares run against the test services.
+No Docker engine runs here: Debian's docker-compose renders the configuration (plain
+`docker compose up` reads docker-compose.yml and docker-compose.override.yml; production
+names docker-compose.yml alone), and the commands each service declares run on this
+machine against the test services.
 """
 
 import os
 import shlex
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,20 +20,41 @@ import pytest
 import yaml
 
 from app.models.job import JobState
+from tests.support.database import alembic_config, drop_database, scratch_database_url
 from tests.support.jobs import job_row, running_job
-from tests.support.paths import REPO_ROOT
+from tests.support.paths import PROJECT_DIR, REPO_ROOT
 from tests.support.ports import free_port
-from tests.support.processes import stop
 from tests.support.users import make_user
 from tests.support.waiting import wait_until
 
-COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+APP_SERVICES = ("prestart", "backend", "worker", "beat", "flower")
+SOURCE_MOUNTED = ("prestart", "backend", "worker", "beat")
+APPLICATION_SECRETS = ("SECRET_KEY", "WEBHOOK_SECRET", "FIRST_SUPERUSER_PASSWORD")
+
+
+def render(*files: str) -> dict[str, Any]:
+    """`docker-compose config`: the merged, interpolated configuration."""
+    options = [arg for name in files for arg in ("-f", name)]
+    result = subprocess.run(
+        ["docker-compose", *options, "--profile", "monitoring", "config"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    config: dict[str, Any] = yaml.safe_load(result.stdout)
+    return config
 
 
 @pytest.fixture(scope="module")
-def compose() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
-    return data
+def development() -> dict[str, Any]:
+    return render()
+
+
+@pytest.fixture(scope="module")
+def production() -> dict[str, Any]:
+    return render("docker-compose.yml")
 
 
 def command_of(service: dict[str, Any]) -> list[str]:
@@ -38,131 +62,295 @@ def command_of(service: dict[str, Any]) -> list[str]:
     return shlex.split(command) if isinstance(command, str) else list(command)
 
 
-def test_compose_file_is_valid() -> None:
-    result = subprocess.run(
-        ["docker-compose", "-f", str(COMPOSE_FILE), "config", "--quiet"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+def words_of(service: dict[str, Any]) -> list[str]:
+    """The command's words, those of a command it runs (watchfiles') included."""
+    return [word for token in command_of(service) for word in shlex.split(token)]
 
 
-def test_exactly_one_beat_and_never_worker_dash_b(compose: dict[str, Any]) -> None:
-    services = compose["services"]
-    beats = [name for name, service in services.items() if "beat" in command_of(service)]
+def mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Target -> source of each volume, in the short or the long syntax."""
+    found = {}
+    for volume in service.get("volumes", []):
+        if isinstance(volume, str):
+            source, target = volume.split(":")[:2]
+        else:
+            source, target = volume["source"], volume["target"]
+        found[target] = source
+    return found
+
+
+def test_development_mounts_the_code_where_alembic_writes_its_revisions(
+    development: dict[str, Any],
+) -> None:
+    services = development["services"]
+    for name in SOURCE_MOUNTED:
+        assert Path(mounts(services[name])["/app"]) == PROJECT_DIR, name
+    # alembic runs in the image's working directory, /app, and writes its revisions
+    # beside alembic.ini: in the container that is the mounted checkout.
+    dockerfile = (PROJECT_DIR / "backend.dockerfile").read_text().splitlines()
+    assert "WORKDIR /app" in dockerfile
+    versions = Path(str(alembic_config().get_main_option("script_location"))) / "versions"
+    assert versions.is_dir()
+    assert versions.is_relative_to(PROJECT_DIR)
+
+
+def test_development_reloads_the_api_and_restarts_the_worker(development: dict[str, Any]) -> None:
+    services = development["services"]
+    backend = command_of(services["backend"])
+    assert "--reload" in backend
+    assert "--workers" not in backend
+    worker = command_of(services["worker"])
+    assert worker[0] == "watchfiles"
+    assert "app" in worker[1:]
+
+
+def test_production_runs_the_code_of_the_images(production: dict[str, Any]) -> None:
+    services = production["services"]
+    for name in APP_SERVICES:
+        for target, source in mounts(services[name]).items():
+            assert not source.startswith(("/", ".")), f"{name} mounts {source} on {target}"
+    assert "--reload" not in command_of(services["backend"])
+    assert "--workers" in command_of(services["backend"])
+
+
+@pytest.mark.parametrize("config", ["development", "production"])
+def test_the_worker_serves_every_queue(config: str, request: pytest.FixtureRequest) -> None:
+    # Without --queues, Celery consumes every queue of task_queues, which the registry
+    # fills: the test tools' `heavy` queue included (run below, as a plain process).
+    services = request.getfixturevalue(config)["services"]
+    workers = [name for name, service in services.items() if "worker" in words_of(service)]
+    assert workers == ["worker"]
+    assert "--queues" not in words_of(services["worker"])
+    assert "-Q" not in words_of(services["worker"])
+    dockerfile = (PROJECT_DIR / "celeryworker.dockerfile").read_text()
+    assert "--queues" not in dockerfile
+
+
+@pytest.mark.parametrize("config", ["development", "production"])
+def test_exactly_one_beat_without_deploy(config: str, request: pytest.FixtureRequest) -> None:
+    services = request.getfixturevalue(config)["services"]
+    beats = [name for name, service in services.items() if "beat" in words_of(service)]
     assert beats == ["beat"]
-    assert services["beat"]["deploy"]["replicas"] == 1
+    assert "deploy" not in services["beat"]
+    assert "scale" not in services["beat"]
     for service in services.values():
-        if "worker" in command_of(service):
-            assert "-B" not in command_of(service)
-            assert "--beat" not in command_of(service)
+        assert "-B" not in words_of(service)
+        assert "--beat" not in words_of(service)
 
 
-def test_everything_waits_for_one_prestart(compose: dict[str, Any]) -> None:
-    services = compose["services"]
-    assert command_of(services["prestart"]) == ["bash", "/app/prestart.sh"]
+@pytest.mark.parametrize("config", ["development", "production"])
+def test_each_container_gets_only_its_settings(config: str, request: pytest.FixtureRequest) -> None:
+    services = request.getfixturevalue(config)["services"]
+    database = services["db"]["environment"]
+    assert set(database) == {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "PGDATA"}
+    for name in ("redis", "frontend"):
+        assert not services[name].get("environment"), name
+    for name in APP_SERVICES:
+        environment = services[name]["environment"]
+        assert all(secret in environment for secret in APPLICATION_SECRETS), name
+        assert environment["POSTGRES_SERVER"] == "db", name
+
+
+def test_everything_waits_for_one_prestart(production: dict[str, Any]) -> None:
+    services = production["services"]
+    assert command_of(services["prestart"]) == ["bash", "/usr/local/bin/prestart.sh"]
     assert services["prestart"]["restart"] == "no"
     for name in ("backend", "worker", "beat"):
         condition = services[name]["depends_on"]["prestart"]["condition"]
         assert condition == "service_completed_successfully", name
-    for name in ("backend", "worker", "beat", "prestart"):
-        assert "prestart.sh" not in " ".join(command_of(services[name])[2:]), name
+    assert (
+        "COPY prestart.sh /usr/local/bin/prestart.sh"
+        in (PROJECT_DIR / "backend.dockerfile").read_text()
+    )
 
 
-def test_database_and_redis_are_health_checked(compose: dict[str, Any]) -> None:
-    services = compose["services"]
+def test_database_and_redis_are_health_checked(production: dict[str, Any]) -> None:
+    services = production["services"]
     assert "pg_isready" in " ".join(services["db"]["healthcheck"]["test"])
     assert services["db"]["image"] == "postgres:16"
     assert services["redis"]["image"] == "redis:7"
     assert services["backend"]["depends_on"]["db"]["condition"] == "service_healthy"
-    assert any("app-db-data" in volume for volume in services["db"]["volumes"])
+    assert "app-db-data" in mounts(services["db"]).values()
 
 
 def image_user(dockerfile: str) -> str:
-    lines = (REPO_ROOT / dockerfile).read_text().splitlines()
+    lines = (PROJECT_DIR / dockerfile).read_text().splitlines()
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
     return users[-1] if users else "root"
 
 
-def test_worker_does_not_run_as_root(compose: dict[str, Any]) -> None:
-    worker = compose["services"]["worker"]
-    assert worker.get("user", image_user(worker["build"]["dockerfile"])) not in {"root", "0"}
-
-
-def test_api_and_worker_share_storage_as_one_user(compose: dict[str, Any]) -> None:
+def test_api_and_worker_share_storage_as_one_unprivileged_user(
+    production: dict[str, Any],
+) -> None:
     # The API writes uploads, the worker artifacts and logs, and each deletes the other's.
-    services = compose["services"]
-    dockerfiles = {services[name]["build"]["dockerfile"] for name in ("backend", "worker")}
-    assert {image_user(dockerfile) for dockerfile in dockerfiles} == {"tooljobs"}
-    for dockerfile in dockerfiles:
-        assert "--uid 1000 tooljobs" in (REPO_ROOT / dockerfile).read_text()
+    services = production["services"]
     for name in ("backend", "worker"):
-        assert "app-storage:/app/storage" in services[name]["volumes"], name
-        assert services[name]["environment"]["STORAGE_DIR"] == "/app/storage", name
+        dockerfile = Path(services[name]["build"]["dockerfile"]).name
+        assert image_user(dockerfile) == "1000", name
+        assert "--uid 1000 tooljobs" in (PROJECT_DIR / dockerfile).read_text()
+        storage = services[name]["environment"]["STORAGE_DIR"]
+        assert mounts(services[name])[storage] == "app-storage", name
 
 
-def test_flower_only_with_the_monitoring_profile(compose: dict[str, Any]) -> None:
-    assert compose["services"]["flower"]["profiles"] == ["monitoring"]
+def test_flower_only_with_the_monitoring_profile(production: dict[str, Any]) -> None:
+    assert production["services"]["flower"]["profiles"] == ["monitoring"]
 
 
-def test_alembic_runs_in_the_backend_image_workdir() -> None:
-    dockerfile = (REPO_ROOT / "backend/app/backend.dockerfile").read_text()
-    assert "WORKDIR /app" in dockerfile.splitlines()
-    assert "COPY backend/app /app" in dockerfile
-    assert (REPO_ROOT / "backend/app/alembic.ini").exists()
+def test_dockerfiles_pass_hadolint() -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    result = subprocess.run(
+        [str(hadolint), "--no-color", "backend.dockerfile", "celeryworker.dockerfile"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.fixture
-def compose_processes(
-    compose: dict[str, Any], tmp_path: Path
-) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
-    """backend, worker and beat, as compose declares them, on this machine's services."""
-    port = free_port()
+def test_tool_packages_reach_the_worker_image_build(production: dict[str, Any]) -> None:
+    worker = production["services"]["worker"]["build"]
+    assert "TOOL_APT_PACKAGES" in worker["args"]
+    assert "args" not in production["services"]["backend"]["build"]
+    dockerfile = (PROJECT_DIR / "celeryworker.dockerfile").read_text()
+    assert 'ARG TOOL_APT_PACKAGES=""' in dockerfile
+    # The install runs before the switch to the unprivileged user, as it must.
+    install = dockerfile.index("apt-get install")
+    assert install < dockerfile.index("\nUSER ")
+    assert "$TOOL_APT_PACKAGES" in dockerfile[install : dockerfile.index("\n", install)]
+
+
+def as_plain_process(command: list[str], ports: dict[str, int], folder: Path) -> list[str]:
+    """A service's command with the container's paths and ports turned into this machine's."""
+    translated = []
+    for word in command:
+        word = word.replace("/usr/local/bin/prestart.sh", str(REPO_ROOT / "prestart.sh"))
+        word = word.replace("/tmp/celerybeat-schedule", str(folder / "beat-schedule"))
+        for container_port, port in ports.items():
+            word = word.replace(f"--port={container_port}", f"--port={port}")
+        translated.append(word)
+    for position, word in enumerate(translated[:-1]):
+        if word == "--port":
+            translated[position + 1] = str(ports[translated[position + 1]])
+    return translated
+
+
+def plain_environment(**extra: str) -> dict[str, str]:
     bin_dir = str(Path(sys.executable).parent)
-    env = {
+    return {
         **os.environ,
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "REAPER_INTERVAL_SECONDS": "1",
+        **extra,
     }
-    commands = {
-        name: command_of(compose["services"][name]) for name in ("backend", "worker", "beat")
-    }
-    commands["backend"][commands["backend"].index("--port") + 1] = str(port)
-    commands["beat"][commands["beat"].index("--schedule") + 1] = str(tmp_path / "beat-schedule")
-    processes = [
-        subprocess.Popen(command, env=env, cwd=REPO_ROOT / "backend/app")
-        for command in commands.values()
-    ]
-    yield f"http://127.0.0.1:{port}/api/v1", processes
-    for process in processes:
-        stop(process)
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop a command and every process it started (uvicorn's reloader, watchfiles')."""
+    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture
+def prestart_database() -> Iterator[str]:
+    url = scratch_database_url("compose")
+    drop_database(url)
+    yield url
+    drop_database(url)
+
+
+def test_prestart_command_runs_as_a_plain_process(
+    production: dict[str, Any], prestart_database: str, tmp_path: Path
+) -> None:
+    command = as_plain_process(command_of(production["services"]["prestart"]), {}, tmp_path)
+    result = subprocess.run(
+        command,
+        cwd=PROJECT_DIR,
+        env=plain_environment(DATABASE_URL=prestart_database),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "superuser admin@example.com created" in result.stdout
+
+
+@pytest.fixture(params=["development", "production"])
+def stack(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[str, str, dict[str, subprocess.Popen[bytes]]]]:
+    """backend, worker, beat and flower, as the configuration declares them, on this
+    machine's services; the API logs its SQL (LOG_SQL) to a file."""
+    services = request.getfixturevalue(request.param)["services"]
+    ports = {"8000": free_port(), "5555": free_port()}
+    processes = {}
+    for name in ("backend", "worker", "beat", "flower"):
+        log = (tmp_path / f"{name}.log").open("wb")
+        processes[name] = subprocess.Popen(
+            as_plain_process(command_of(services[name]), ports, tmp_path),
+            cwd=PROJECT_DIR,
+            env=plain_environment(LOG_SQL=str(name == "backend").lower()),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield (
+            f"http://127.0.0.1:{ports['8000']}/api/v1",
+            f"http://127.0.0.1:{ports['5555']}",
+            processes,
+        )
+    finally:
+        for process in processes.values():
+            stop_group(process)
+
+
+def answers(url: str, processes: dict[str, subprocess.Popen[bytes]]) -> bool:
+    exited = [name for name, process in processes.items() if process.poll() is not None]
+    assert not exited, f"{exited} exited"
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def test_compose_commands_run_the_stack_as_plain_processes(
-    compose_processes: tuple[str, list[subprocess.Popen[bytes]]],
+    stack: tuple[str, str, dict[str, subprocess.Popen[bytes]]], tmp_path: Path
 ) -> None:
-    base, processes = compose_processes
-
-    def api_answers() -> bool:
-        assert all(process.poll() is None for process in processes), "a process exited"
-        try:
-            return httpx.get(f"{base}/health", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    wait_until(api_answers, timeout=60, interval=0.3)
-    headers = {"Authorization": f"Bearer {make_user('compose@example.com')}"}
-    submitted = httpx.post(
-        f"{base}/jobs", headers=headers, json={"tool": "echo", "inputs": {"message": "compose"}}
-    )
-    assert submitted.status_code == 202
-    job_url = f"{base}/jobs/{submitted.json()['id']}"
-    job = wait_until(
-        lambda: (j := httpx.get(job_url, headers=headers).json())["state"] == "succeeded" and j,
-        timeout=30,
-    )
-    assert job["outputs"]["message"] == "compose"
+    api, flower, processes = stack
+    wait_until(lambda: answers(f"{api}/health", processes), timeout=90, interval=0.3)
+    wait_until(lambda: answers(f"{flower}/healthcheck", processes), timeout=60, interval=0.3)
+    headers = {"Authorization": f"Bearer {make_user(f'compose-{tmp_path.name}@example.com')}"}
+    # echo runs on the default queue, heavy-echo (a test tool) on a queue of its own.
+    job_urls = []
+    for tool in ("echo", "heavy-echo"):
+        submitted = httpx.post(
+            f"{api}/jobs", headers=headers, json={"tool": tool, "inputs": {"message": tool}}
+        )
+        assert submitted.status_code == 202, submitted.text
+        job_urls.append(f"{api}/jobs/{submitted.json()['id']}")
+    for url, tool in zip(job_urls, ("echo", "heavy-echo"), strict=True):
+        job = wait_until(
+            lambda url=url: (
+                (j := httpx.get(url, headers=headers).json())["state"] == "succeeded" and j
+            ),
+            timeout=60,
+        )
+        assert job["outputs"]["message"] == tool
     # Beat's reaper entry reaches the worker: a job whose worker vanished ends failed.
     lost = running_job(attempt=1, max_attempts=1, started_seconds_ago=10)
     wait_until(lambda: job_row(lost).state is JobState.failed, timeout=30)
+    # LOG_SQL: the API logged the statements those requests issued, with their durations.
+    backend_log = (tmp_path / "backend.log").read_text(errors="replace")
+    assert any(
+        " SQL " in line and " ms  INSERT INTO job " in line for line in backend_log.splitlines()
+    ), backend_log[-3000:]

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     # threads); size PostgreSQL's max_connections for every process of every service.
     DATABASE_POOL_SIZE: int = Field(default=20, ge=1)
     DATABASE_MAX_OVERFLOW: int = Field(default=20, ge=0)
+    # Every SQL statement with its duration on stderr, to see what a request issues.
+    LOG_SQL: bool = False
 
     REDIS_URL: str = "redis://localhost:6379/0"
     CELERY_BROKER_URL: str | None = None

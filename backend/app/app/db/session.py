@@ -10,6 +10,7 @@ from app.core.config import settings
 # Every model mapped before the first flush, in every process (a worker imports no
 # router): foreign keys between tables resolve only when all tables are known.
 from app.db import base  # noqa: F401
+from app.db.sql_log import log_statements
 
 
 def build_engine(url: str) -> Engine:
@@ -38,4 +39,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 engine = build_engine(settings.database_url)
+if settings.LOG_SQL:
+    log_statements(engine)
 SessionLocal = sessionmaker(engine, expire_on_commit=False)
