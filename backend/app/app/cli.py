@@ -7,7 +7,9 @@ such an error too, and `--help` works whatever they are.
 """
 
 import json
+import os
 import shutil
+import sys
 import tempfile
 from enum import IntEnum
 from pathlib import Path
@@ -54,6 +56,10 @@ class PlainErrors(TyperGroup):
             return super().invoke(ctx)
         except (typer.TyperException, typer.Exit, typer.Abort):
             raise  # the command line's own: usage errors, --help, Ctrl-C
+        except BrokenPipeError:
+            # The reader went away (`| head`): nothing to say, and nowhere to say it.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(ExitCode.FAILED) from None
         except Exception as error:
             if ctx.params.get("debug"):
                 raise

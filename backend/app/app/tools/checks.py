@@ -34,7 +34,7 @@ def problems(tool: AnyTool) -> list[str]:
     return found
 
 
-def suggested_name(tool: AnyTool) -> str:
+def _suggested_name(tool: AnyTool) -> str:
     """The class name as a tool name: WordCount -> word-count."""
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", tool.__name__).lower()
 
@@ -42,13 +42,13 @@ def suggested_name(tool: AnyTool) -> str:
 def _identity(tool: AnyTool) -> Iterator[str]:
     name = getattr(tool, "name", None)
     if name is None:
-        yield f'give it a name: name = "{suggested_name(tool)}"{_typo_of(tool, "name")}'
+        yield f'give it a name: name = "{_suggested_name(tool)}"{_typo_of(tool, "name")}'
     elif not (
         isinstance(name, str) and TOOL_NAME.fullmatch(name) and len(name) <= TOOL_NAME_MAX_LENGTH
     ):
         yield (
             f"name {name!r} is not a tool name: use lowercase letters, digits and '-', "
-            f'from a letter, like name = "{suggested_name(tool)}"'
+            f'from a letter, like name = "{_suggested_name(tool)}"'
         )
     for attribute, example in (("version", '"1.0.0"'), ("title", '"What it does"')):
         value = getattr(tool, attribute, None)
