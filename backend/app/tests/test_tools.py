@@ -1,3 +1,4 @@
+import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -5,6 +6,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from app.main import app
 from app.tools.registry import catalog
 from tests.support.tool_packages import BROKEN_EXPECTED, install_broken_tools
 
@@ -82,6 +84,15 @@ def test_superusers_list_broken_tools_with_their_errors(
     refused = client.get("/api/v1/tools?include=broken", headers=user_headers)
     assert refused.status_code == 403
     assert refused.json() == {"detail": "include=broken is for superusers"}
+
+
+@pytest.mark.usefixtures("broken_tools")
+def test_the_api_logs_each_broken_tool_as_it_starts(caplog: pytest.LogCaptureFixture) -> None:
+    with TestClient(app):
+        pass
+    left_out = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(left_out) == len(BROKEN_EXPECTED) + 2
+    assert any(m.startswith("tool left out: ") and "ArgvTypo ('argv-typo')" in m for m in left_out)
 
 
 @pytest.mark.usefixtures("broken_tools")

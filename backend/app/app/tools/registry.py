@@ -3,8 +3,9 @@
 `tooljobs.tools` (an entry point names a module or a Tool class).
 
 Every candidate is checked (app.tools.checks) before it is used. A broken one, or a
-module that does not import, is left out and logged once as an error; the others load
-whatever it did, so one bad tool never stops the API or a worker. A class is no
+module that does not import, is left out (and logged as an error once by the API and
+by each worker); the others load whatever it did, so one bad tool never stops the API
+or a worker. A class is no
 candidate when its name starts with `_`, or when it is abstract and has no `name`: a
 base for other tools.
 
@@ -66,10 +67,14 @@ class ToolCatalog:
 def catalog() -> ToolCatalog:
     from app.core.config import settings  # only here: a tool's own tests need no settings
 
-    loaded = load_tools(mockup_tests=settings.MOCKUP_TESTS)
-    for broken in loaded.broken:
+    return load_tools(mockup_tests=settings.MOCKUP_TESTS)
+
+
+def log_broken_tools() -> None:
+    """Called once by each process that serves tools (the API, a worker) as it starts;
+    the others that load them (beat, prestart's commands) stay quiet about them."""
+    for broken in catalog().broken:
         logger.error("tool left out: %s", broken)
-    return loaded
 
 
 def tools_by_name() -> dict[str, AnyTool]:
@@ -84,7 +89,7 @@ def get_tool(name: str) -> AnyTool:
 
 
 def load_tools(*, mockup_tests: bool) -> ToolCatalog:
-    """Every tool found and checked, without logging (`tooljobs tools check` prints)."""
+    """Every tool found and checked."""
     broken: list[BrokenTool] = []
     by_name: dict[tuple[bool, str], list[AnyTool]] = defaultdict(list)
     for candidate in _candidates(broken):
