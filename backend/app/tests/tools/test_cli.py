@@ -4,6 +4,7 @@ behind, and the secrets warning is gone from local use."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -13,8 +14,11 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from app.cli import EXIT_CODES, cli
-from tests.support.paths import PROJECT_DIR
+from app.tools import builtin
+from tests.support.paths import PROJECT_DIR, REPO_ROOT
 from tests.support.tool_packages import BROKEN_EXPECTED, install_broken_tools
+
+GUIDE = (REPO_ROOT / "TOOLS.md").read_text()
 
 
 def tooljobs(*args: str) -> Result:
@@ -61,6 +65,55 @@ def test_check_names_each_broken_tool_and_its_file_and_exits_1(
     assert_short_error(result, 1, "12 of ")
     for module in ("tooljobs_broken", "tooljobs_unimportable"):
         sys.modules.pop(module, None)
+
+
+COUNT_LINES_WITH_A_TYPO = '''\
+"""`count-lines`: the lines of a file, by wc."""
+
+from pydantic import BaseModel
+
+from app.tools.command_line import CommandLineTool, CompletedProgram
+from app.tools.files import FileRef
+
+
+class CountLinesInputs(BaseModel):
+    file: FileRef
+
+
+class CountLinesOutputs(BaseModel):
+    lines: int
+
+
+class CountLines(CommandLineTool[CountLinesInputs, CountLinesOutputs]):
+    name = "count-lines"
+    version = "1.0.0"
+    title = "Count lines"
+    argv = ("wc", "--lines", "{fiel}")
+
+    def outputs(self, inputs, ctx, program: CompletedProgram) -> CountLinesOutputs:
+        return CountLinesOutputs(lines=0)
+'''
+
+
+def test_the_guides_check_output_is_what_check_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown = re.search(r"```text\n(ok .*?)\n(broken .*?)\n```", GUIDE, re.DOTALL)
+    assert shown is not None
+    ok_line, broken_line = shown.groups()
+    monkeypatch.chdir(PROJECT_DIR)
+    # The line of a built-in tool moves as its file changes.
+    without_line = re.compile(r":\d+\)")
+    checked = tooljobs("tools", "check").stdout
+    assert without_line.sub(")", ok_line) in without_line.sub(")", checked)
+    # The guide's broken tool, in a builtin folder of its own.
+    folder = tmp_path / "app" / "tools" / "builtin"
+    folder.mkdir(parents=True)
+    (folder / "count_lines.py").write_text(COUNT_LINES_WITH_A_TYPO)
+    monkeypatch.setattr(builtin, "__path__", [*builtin.__path__, str(folder)])
+    monkeypatch.chdir(tmp_path)
+    assert broken_line in tooljobs("tools", "check").stdout.splitlines()
+    sys.modules.pop("app.tools.builtin.count_lines", None)
 
 
 def test_run_prints_outputs_and_removes_its_temporary_folder(
