@@ -63,3 +63,11 @@ def test_the_guides_mockup_gives_what_its_tool_gives(tmp_path: Path) -> None:
 def test_the_guides_entry_point_uses_the_registrys_group() -> None:
     (project,) = blocks("toml")
     assert ENTRY_POINT_GROUP in tomllib.loads(project)["project"]["entry-points"]
+
+
+def test_the_guides_inputs_that_opt_out_keep_unknown_keys() -> None:
+    from app.tools.inputs import validate_inputs
+
+    tagged = guide_namespace()["TaggedTextInputs"]
+    kept = validate_inputs(tagged, {"text": "x", "tag": "y"})
+    assert kept.model_dump() == {"text": "x", "tag": "y"}
