@@ -7,7 +7,7 @@ from fastapi import Header, Response, status
 
 from app.api.responses import Responses, error
 from app.core.config import settings
-from app.schemas.job import JobRead
+from app.schemas.job import IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_KEY_PATTERN, JobRead
 
 SUBMIT_RESPONSES: Responses = {
     200: {"description": "The Idempotency-Key replayed an earlier submission: its job."},
@@ -20,9 +20,8 @@ SUBMIT_RESPONSES: Responses = {
 IdempotencyKey = Annotated[
     str | None,
     Header(
-        max_length=255,
-        # No control characters: PostgreSQL text cannot hold NUL, and none belongs in a key.
-        pattern=r"^[^\x00-\x1f\x7f]+$",
+        max_length=IDEMPOTENCY_KEY_MAX_LENGTH,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
         description="Submitting again with the same key and request gives the same job.",
     ),
 ]

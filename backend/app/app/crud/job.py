@@ -36,6 +36,15 @@ def create_job(session: Session, job: Job) -> Job:
     return job
 
 
+def create_jobs(session: Session, jobs: Sequence[Job]) -> None:
+    session.add_all(jobs)
+    session.flush()
+
+
+def delete_jobs(session: Session, job_ids: Sequence[uuid.UUID]) -> None:
+    session.execute(delete(Job).where(Job.id.in_(job_ids)))
+
+
 def get_job(session: Session, job_id: uuid.UUID) -> Job | None:
     return session.get(Job, job_id)
 
@@ -123,6 +132,13 @@ def _guarded_update(values: dict[str, object]) -> _JobUpdate:
 def get_job_by_idempotency_key(session: Session, owner_id: uuid.UUID, key: str) -> Job | None:
     statement = select(Job).where(Job.owner_id == owner_id, Job.idempotency_key == key)
     return session.scalars(statement).one_or_none()
+
+
+def get_jobs_by_idempotency_keys(
+    session: Session, owner_id: uuid.UUID, keys: Sequence[str]
+) -> dict[str, Job]:
+    statement = select(Job).where(Job.owner_id == owner_id, Job.idempotency_key.in_(keys))
+    return {str(job.idempotency_key): job for job in session.scalars(statement)}
 
 
 def delete_ended_job(session: Session, job_id: uuid.UUID) -> bool:

@@ -57,6 +57,31 @@ class JobCreate(JobOptions):
     )
 
 
+# No control characters: PostgreSQL text cannot hold NUL, and none belongs in a key.
+IDEMPOTENCY_KEY_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+IdempotencyKeyValue = Annotated[
+    str, StringConstraints(max_length=IDEMPOTENCY_KEY_MAX_LENGTH, pattern=IDEMPOTENCY_KEY_PATTERN)
+]
+
+MAX_BATCH_JOBS = 1000
+
+
+class JobBatchItem(JobCreate):
+    idempotency_key: IdempotencyKeyValue | None = Field(
+        default=None,
+        description="As the Idempotency-Key header of POST /jobs, for this job.",
+    )
+
+
+class JobBatchCreate(BaseModel):
+    jobs: list[JobBatchItem] = Field(min_length=1, max_length=MAX_BATCH_JOBS)
+
+
+class JobBatchAccepted(BaseModel):
+    ids: list[uuid.UUID] = Field(description="The jobs' ids, in the order they were sent.")
+
+
 class JobRead(BaseModel):
     """A job as clients see it; also the snapshot kept in Redis."""
 

@@ -6,10 +6,12 @@ webhook. Every function takes the caller's session and commits its own transitio
 """
 
 import dataclasses
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from kombu import Producer
 from sqlalchemy.orm import Session
 
 from app.core.celery_app import broker_priority, celery_app
@@ -26,6 +28,8 @@ from app.tools.context import ArtifactInfo
 from app.tools.registry import get_tool
 from app.worker.redis_db import jobs as hot_jobs
 from app.worker.task_routes import TaskName
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,31 @@ WORKER_LOST = Failed(
 
 def send_job(job: JobRead, *, countdown: float | None = None) -> None:
     """Hand the job's run to the broker, on its tool's queue, with its priority."""
+    with celery_app.producer_or_acquire() as producer:
+        _send(job, producer, countdown)
+    # After the send, so that the snapshot can say the broker has the task.
+    hot_jobs.save_job(job, sent=True)
+
+
+def send_new_jobs(jobs: Sequence[JobRead]) -> int:
+    """send_job for jobs queued together, over one broker connection, mirrored in one
+    Redis round trip. How many were sent: when the broker fails after the first, the
+    rest stay queued for the re-send sweep; when it fails at the first, it raises."""
+    sent = 0
+    try:
+        with celery_app.producer_or_acquire() as producer:
+            for job in jobs:
+                _send(job, producer, None)
+                sent += 1
+    except Exception as error:
+        if sent == 0:
+            raise
+        logger.warning("the broker failed after %d of %d jobs: %r", sent, len(jobs), error)
+    hot_jobs.save_new_jobs(jobs[:sent])
+    return sent
+
+
+def _send(job: JobRead, producer: Producer, countdown: float | None) -> None:
     tool = get_tool(job.tool)
     celery_app.send_task(
         TaskName.RUN_JOB,
@@ -64,9 +93,8 @@ def send_job(job: JobRead, *, countdown: float | None = None) -> None:
         soft_time_limit=tool.time_limit_seconds,
         # The hard limit is a backstop for a tool that ignores the soft one.
         time_limit=None if tool.time_limit_seconds is None else tool.time_limit_seconds + 30,
+        producer=producer,
     )
-    # After the send, so that the snapshot can say the broker has the task.
-    hot_jobs.save_job(job, sent=True)
 
 
 def mirror_job(job: JobRead, *, publish: bool = True) -> None:

@@ -4,15 +4,15 @@ each problem is said with what to change."""
 import difflib
 import inspect
 import re
-import string
 from collections.abc import Iterator
 from pathlib import PurePath
 from typing import Any, TypeGuard, get_args, get_origin
 
 from pydantic import BaseModel
 
+from app.tools.argv import Flag, Option, template_inputs
 from app.tools.base import AnyTool, Tool
-from app.tools.command_line import CommandLineTool
+from app.tools.command_line import CommandLineTool, Stdout
 
 # A tool's name is a URL path segment, and with "-" made "_" part of an OpenAPI operation id
 # and of a model's name: so no "_" of its own, which would let two names collide there.
@@ -30,7 +30,7 @@ def problems(tool: AnyTool) -> list[str]:
         for name in sorted(tool.__abstractmethods__)
     ]
     if issubclass(tool, CommandLineTool) and not model_problems:
-        found += _argv(tool)
+        found += _command_line(tool)
     return found
 
 
@@ -155,36 +155,76 @@ def _run_settings(tool: AnyTool) -> Iterator[str]:
         yield "transient_errors must be a tuple of exception classes, like (ConnectionError,)"
 
 
-def _argv(tool: type[CommandLineTool]) -> Iterator[str]:  # type: ignore[type-arg]
+def _command_line(tool: type[CommandLineTool]) -> Iterator[str]:  # type: ignore[type-arg]
+    inputs = list(tool.inputs_model.model_fields)
+    has = f"(it has: {', '.join(inputs) or 'none'})"
+    # A tool that builds its argv itself may use values of its own, or no `argv` at all.
+    builds_argv = tool.command is not CommandLineTool.command
     argv = getattr(tool, "argv", None)
-    if isinstance(argv, str) or not isinstance(argv, list | tuple) or not argv:
+    if argv is None and builds_argv:
+        argv = ()
+    if isinstance(argv, str) or not isinstance(argv, list | tuple) or not (argv or builds_argv):
         yield (
             'declare argv with one item per argument, like argv = ("sort", "--", "{file}"); '
             f"it is {argv!r}"
         )
         return
-    inputs = list(tool.inputs_model.model_fields)
-    # Values a tool adds in its own template_values cannot be known before it runs.
-    adds_values = getattr(tool, "template_values", None) is not getattr(
-        CommandLineTool, "template_values", None
-    )
     for item in argv:
-        if not isinstance(item, str):
-            continue
-        try:
-            names = [name for _, name, _, _ in string.Formatter().parse(item) if name is not None]
-        except ValueError as error:
+        if isinstance(item, Flag | Option):
+            if item.input not in inputs:
+                flag = item.flag if isinstance(item, Flag) else item.option
+                yield (
+                    f"argv item {item!r} uses the input `{item.input}`, which "
+                    f"{tool.inputs_model.__name__} does not have {has}; name the input: "
+                    f'{type(item).__name__}("{flag}", "<input>")'
+                )
+        elif not isinstance(item, str):
+            yield f"argv item {item!r} is neither a template string, a Flag nor an Option"
+        elif not builds_argv:
+            yield from _template_problems(f"argv item {item!r}", item, tool, has)
+    if tool.stdin is not None and tool.stdin not in inputs:
+        yield f"stdin = {tool.stdin!r} names no input of {tool.inputs_model.__name__} {has}"
+    yield from _output_problems(tool, has)
+
+
+def _output_problems(tool: type[CommandLineTool], has: str) -> Iterator[str]:  # type: ignore[type-arg]
+    declared, outputs = tool.stdout, tool.outputs_model
+    given: set[str] = set()
+    if declared is not None and not isinstance(declared, Stdout):
+        yield f'stdout must be a Stdout, like stdout = Stdout("text"); it is {declared!r}'
+    elif declared is not None:
+        if declared.artifact is not None:
+            yield from _template_problems("Stdout's artifact", declared.artifact, tool, has)
+        if declared.output is not None:
+            given.add(declared.output)
+            if declared.output not in outputs.model_fields:
+                fields = ", ".join(outputs.model_fields) or "none"
+                yield (
+                    f"Stdout({declared.output!r}) names no output of {outputs.__name__} "
+                    f"(it has: {fields})"
+                )
+    if tool.outputs is CommandLineTool.outputs:
+        missing = [
+            name
+            for name, field in outputs.model_fields.items()
+            if field.is_required() and name not in given
+        ]
+        if missing:
             yield (
-                f"argv item {item!r} is not a template ({error}); "
-                "write a literal brace as {{ or }}"
+                f"nothing gives its output {', '.join(missing)}: name it in stdout, like "
+                f'stdout = Stdout("{missing[0]}"), or implement outputs(self, inputs, ctx, program)'
             )
-            continue
-        for name in names:
-            root = re.split(r"[.\[]", name, maxsplit=1)[0]
-            if root in inputs or (adds_values and root):
-                continue
+
+
+def _template_problems(what: str, template: str, tool: AnyTool, has: str) -> Iterator[str]:
+    try:
+        names = template_inputs(template)
+    except ValueError as error:
+        yield f"{what} is not a template ({error}); write a literal brace as {{{{ or }}}}"
+        return
+    for name in names:
+        if name not in tool.inputs_model.model_fields:
             yield (
-                f"argv item {item!r} names {{{root}}}, which is not an input of "
-                f"{tool.inputs_model.__name__} (it has: {', '.join(inputs) or 'none'}); "
-                "use one of those, or add the value in template_values"
+                f"{what} names {{{name}}}, which is not an input of "
+                f"{tool.inputs_model.__name__} {has}; use one of those"
             )

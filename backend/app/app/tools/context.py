@@ -50,6 +50,10 @@ class InputFile:
     sha256: str
     content_type: str
 
+    def __format__(self, spec: str) -> str:
+        # In a command-line tool's templates, `{file}` is the path to give a program.
+        return format(self.path, spec)
+
 
 @dataclass(frozen=True)
 class ArtifactInfo:

@@ -49,6 +49,9 @@ class LocalRuntime:
 
 @dataclass
 class ToolRun:
+    """What one run gave: its validated outputs, its progress reports, its log lines
+    (`ctx.log`'s, and a program's `[stdout] ` and `[stderr] ` lines) and its artifacts."""
+
     outputs: Any
     progress: list[tuple[float, str | None]]
     logs: list[str]

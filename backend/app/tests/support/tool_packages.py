@@ -23,7 +23,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from app.tools.base import Tool
-from app.tools.command_line import CommandLineTool, CompletedProgram
+from app.tools.command_line import CommandLineTool, Flag, Stdout
 
 
 class Inputs(BaseModel):
@@ -112,6 +112,22 @@ class NoOutputsMethod(CommandLineTool[Inputs, Outputs]):
     argv = ("wc", "{text}")
 
 
+class FlagTypo(CommandLineTool[Inputs, Outputs]):
+    name = "flag-typo"
+    version = "1.0.0"
+    title = "Flag typo"
+    argv = ("wc", Flag("--verbose"), "{text}")
+    stdout = Stdout("length")
+
+
+class StdoutTypo(CommandLineTool[Inputs, Outputs]):
+    name = "stdout-typo"
+    version = "1.0.0"
+    title = "Stdout typo"
+    argv = ("wc", "{text}")
+    stdout = Stdout("lenght")
+
+
 class NoAttempts(StillGood):
     name = "no-attempts"
     max_attempts = 0
@@ -135,7 +151,10 @@ BROKEN_EXPECTED = {
     "NoTitle ('no-title')": "give it a title",
     "PathInput ('path-input')": "declare it `file: FileRef`",
     "ArgvTypo ('argv-typo')": "names {txt}, which is not an input of Inputs (it has: text)",
-    "NoOutputsMethod ('no-outputs-method')": "implement outputs(self, inputs, ctx, program)",
+    "NoOutputsMethod ('no-outputs-method')": "nothing gives its output length: name it in "
+    'stdout, like stdout = Stdout("length"), or implement outputs(self, inputs, ctx, program)',
+    "FlagTypo ('flag-typo')": "uses the input `verbose`, which Inputs does not have",
+    "StdoutTypo ('stdout-typo')": "Stdout('lenght') names no output of Outputs (it has: length)",
     "NoAttempts ('no-attempts')": "max_attempts 0 must be a whole number, 1 or more",
     "OrphanMockup ('orphan')": "it is the mockup of 'orphan', and no working tool has that name",
 }

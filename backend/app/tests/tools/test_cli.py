@@ -62,7 +62,7 @@ def test_check_names_each_broken_tool_and_its_file_and_exits_1(
     )
     assert f"broken  {tmp_path / 'tooljobs_unimportable.py'}: " in result.stdout
     assert "ok      still-good 1.0.0" in result.stdout
-    assert_short_error(result, 1, "12 of ")
+    assert_short_error(result, 1, f"{len(broken_lines)} of ")
     for module in ("tooljobs_broken", "tooljobs_unimportable"):
         sys.modules.pop(module, None)
 
@@ -72,7 +72,7 @@ COUNT_LINES_WITH_A_TYPO = '''\
 
 from pydantic import BaseModel
 
-from app.tools.command_line import CommandLineTool, CompletedProgram
+from app.tools.command_line import CommandLineTool, Stdout
 from app.tools.files import FileRef
 
 
@@ -89,9 +89,7 @@ class CountLines(CommandLineTool[CountLinesInputs, CountLinesOutputs]):
     version = "1.0.0"
     title = "Count lines"
     argv = ("wc", "--lines", "{fiel}")
-
-    def outputs(self, inputs, ctx, program: CompletedProgram) -> CountLinesOutputs:
-        return CountLinesOutputs(lines=0)
+    stdout = Stdout("lines", parse=lambda text: text.split()[0])
 '''
 
 

@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import json
 import os
 import sys
 import time
@@ -11,13 +12,20 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, JsonValue
 
 from app.core.config import settings
+from app.tools.argv import Flag, Option, build_argv
 from app.tools.base import Tool, ToolError, ToolTimeout
 from app.tools.builtin.compress import Compress
-from app.tools.command_line import CommandLineTool, CompletedProgram
+from app.tools.command_line import (
+    MAX_STDOUT_OUTPUT_BYTES,
+    CommandLineTool,
+    CompletedProgram,
+    Stdout,
+)
 from app.tools.context import JobCancelled, JobContext
+from app.tools.files import FileRef
 from app.tools.mockups.compress import CompressMockup
 from app.tools.registry import catalog, get_tool, tools_by_name
 from app.tools.testing import LocalRuntime, ToolRunner
@@ -366,3 +374,184 @@ def runtime_cancel_after(monkeypatch: pytest.MonkeyPatch, *, seconds: float) -> 
     """Every LocalRuntime reports its job cancelled once `seconds` have passed."""
     deadline = time.monotonic() + seconds
     monkeypatch.setattr(LocalRuntime, "is_cancelled", lambda self: time.monotonic() > deadline)
+
+
+# --- argv -----------------------------------------------------------------------------
+
+
+def test_unset_inputs_are_left_out_of_argv_not_passed_empty() -> None:
+    argv = ("uniq", Option("--skip-fields"), "--width={width}", "--", "{file}")
+    values = {"skip_fields": None, "width": None, "file": "in.txt"}
+    assert build_argv(argv, values) == ["uniq", "--", "in.txt"]
+    values = {"skip_fields": 0, "width": 80, "file": "in.txt"}
+    assert build_argv(argv, values) == ["uniq", "--skip-fields", "0", "--width=80", "--", "in.txt"]
+
+
+def test_a_flag_is_on_the_command_line_only_when_its_input_is_true() -> None:
+    argv = ("uniq", Flag("--count"), Flag("-i", "ignore_case"))
+    assert build_argv(argv, {"count": True, "ignore_case": False}) == ["uniq", "--count"]
+    assert build_argv(argv, {"count": False, "ignore_case": True}) == ["uniq", "-i"]
+
+
+def test_lists_repeat_an_option_or_a_template_once_per_item() -> None:
+    argv = ("grep", Option("-e", "patterns"), "--", "{files}", "--label={labels}")
+    values = {"patterns": ["a", "--b"], "files": ["x", "y"], "labels": []}
+    assert build_argv(argv, values) == ["grep", "-e", "a", "-e", "--b", "--", "x", "y"]
+
+
+def test_a_template_naming_two_lists_is_refused() -> None:
+    with pytest.raises(ValueError, match="more than one list"):
+        build_argv(("{a}={b}",), {"a": [1], "b": [2]})
+
+
+def test_flags_and_options_use_the_input_named_after_them_as_argparse_does() -> None:
+    assert Option("--skip-fields").input == "skip_fields"
+    assert Flag("-n").input == "n"
+    assert Option("-n", "lines").input == "lines"
+
+
+# --- stdin and stdout -----------------------------------------------------------------
+
+
+class ScriptOutputs(BaseModel):
+    value: JsonValue = None
+
+
+class PythonScript(CommandLineTool[PrintInputs, ScriptOutputs]):
+    """Runs `text` as a Python script; its stdout is the output `value`."""
+
+    name = "python-script"
+    version = "1"
+    title = "Python"
+    argv: ClassVar[tuple[str, ...]] = (sys.executable, "-c", "{text}")
+    stdout = Stdout("value")
+
+
+def test_stdout_kept_as_an_output_loses_its_trailing_newlines_and_stays_out_of_the_log(
+    runner: ToolRunner,
+) -> None:
+    run = runner.run(PythonScript, {"text": "print(' two\\n lines '); print(); print()"})
+    assert run.outputs.value == " two\n lines "
+    assert run.logs == []
+
+
+def test_stdout_too_large_for_an_output_says_to_keep_it_as_an_artifact(
+    runner: ToolRunner,
+) -> None:
+    script = f"print('x' * {MAX_STDOUT_OUTPUT_BYTES + 1})"
+    with pytest.raises(ToolError, match=r"python.* wrote more than .*Stdout\(artifact=...\)"):
+        runner.run(PythonScript, {"text": script})
+
+
+def test_stdout_that_is_not_utf8_is_a_tool_error(runner: ToolRunner) -> None:
+    with pytest.raises(ToolError, match="not UTF-8"):
+        runner.run(PythonScript, {"text": "import sys; sys.stdout.buffer.write(b'\\xff')"})
+
+
+class ParsedScript(PythonScript):
+    name = "parsed-script"
+    stdout = Stdout("value", parse=json.loads)
+
+
+def test_stdout_parsed_into_an_output_or_a_tool_error_naming_what_it_read(
+    runner: ToolRunner,
+) -> None:
+    parsed = runner.run(ParsedScript, {"text": "print('{\"a\": [1, null]}')"})
+    assert parsed.outputs.value == {"a": [1, None]}
+    with pytest.raises(ToolError, match=r"cannot read python.*'s stdout 'not json'"):
+        runner.run(ParsedScript, {"text": "print('not json')"})
+
+
+class CountOutputs(BaseModel):
+    count: int
+
+
+class CountScript(CommandLineTool[PrintInputs, CountOutputs]):
+    name = "count-script"
+    version = "1"
+    title = "Count"
+    argv: ClassVar[tuple[str, ...]] = (sys.executable, "-c", "{text}")
+    stdout = Stdout("count")
+
+
+def test_stdout_that_does_not_fit_the_outputs_is_a_tool_error_naming_the_model(
+    runner: ToolRunner,
+) -> None:
+    assert runner.run(CountScript, {"text": "print(' 42 ')"}).outputs.count == 42
+    with pytest.raises(ToolError, match=r"do not fit CountOutputs: count: .*integer.*'many'"):
+        runner.run(CountScript, {"text": "print('many')"})
+
+
+class Silent(CountScript):
+    name = "silent"
+    stdout = None
+
+
+def test_outputs_nothing_gives_are_a_tool_error_that_says_how_to_give_them(
+    runner: ToolRunner,
+) -> None:
+    with pytest.raises(ToolError, match="count: nothing gives it"):
+        runner.run(Silent, {"text": "pass"})
+
+
+class FileInputs(BaseModel):
+    file: FileRef
+
+
+class Cat(CommandLineTool[FileInputs, ScriptOutputs]):
+    """Copies its stdin, a file input, to its stdout, kept byte for byte as an artifact."""
+
+    name = "cat"
+    version = "1"
+    title = "Cat"
+    argv = ("cat",)
+    stdin = "file"
+    stdout = Stdout("value", artifact="copy-of-{file.name}")
+
+
+def test_stdin_from_a_file_input_and_stdout_kept_as_an_artifact(
+    runner: ToolRunner, tmp_path: Path
+) -> None:
+    binary = tmp_path / "data.bin"
+    binary.write_bytes(bytes(range(256)) * 100)
+    run = runner.run(Cat, {"file": runner.add_file(binary)})
+    assert run.outputs.value == "copy-of-data.bin"
+    assert run.artifacts["copy-of-data.bin"].read_bytes() == binary.read_bytes()
+    assert run.logs == []
+
+
+class MaybeFileInputs(BaseModel):
+    file: FileRef | None = None
+
+
+class CountBytes(CommandLineTool[MaybeFileInputs, CountOutputs]):
+    name = "count-bytes"
+    version = "1"
+    title = "Count bytes"
+    argv = ("wc", "--bytes")
+    stdin = "file"
+    stdout = Stdout("count")
+
+
+def test_stdin_is_empty_when_its_file_input_is_unset(runner: ToolRunner, tmp_path: Path) -> None:
+    assert runner.run(CountBytes, {}).outputs.count == 0
+    five = tmp_path / "five.txt"
+    five.write_text("12345")
+    assert runner.run(CountBytes, {"file": runner.add_file(five)}).outputs.count == 5
+
+
+def test_command_can_be_built_in_code(runner: ToolRunner) -> None:
+    class Shout(PythonScript):
+        name = "shout"
+
+        def command(self, inputs: PrintInputs, ctx: JobContext) -> list[str]:
+            return [sys.executable, "-c", f"print({inputs.text.upper()!r})"]
+
+    assert runner.run(Shout, {"text": "hey"}).outputs.value == "HEY"
+
+
+def test_stdout_needs_an_output_or_an_artifact_and_an_artifact_takes_no_parse() -> None:
+    with pytest.raises(ValueError, match="an output, an artifact, or both"):
+        Stdout()
+    with pytest.raises(ValueError, match="no parse"):
+        Stdout("value", parse=json.loads, artifact="out.json")

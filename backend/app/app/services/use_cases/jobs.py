@@ -4,6 +4,7 @@ import base64
 import binascii
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from anyio.to_thread import run_sync
@@ -13,11 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.crud import job as job_crud
 from app.db.base_class import utcnow
 from app.models.job import Job, JobState
-from app.schemas.job import JobFilters, JobOptions, JobPage, JobRead
+from app.schemas.job import JobBatchItem, JobFilters, JobOptions, JobPage, JobRead
 from app.schemas.user import Principal
 from app.services import process_cache
-from app.services.errors import Conflict, Gone, InvalidInput, NotFound, Unavailable
-from app.services.job_lifecycle import forget_job, mirror_job, send_job
+from app.services.errors import Conflict, FieldError, Gone, InvalidInput, NotFound, Unavailable
+from app.services.job_lifecycle import forget_job, mirror_job, send_job, send_new_jobs
 from app.services.new_jobs import new_job
 from app.worker.redis_db import jobs as hot_jobs
 
@@ -65,6 +66,98 @@ def submit_job(
         session.commit()
         raise Unavailable("the job queue is down; nothing was submitted, try again") from None
     return snapshot, True
+
+
+def submit_jobs(
+    session: Session, owner: Principal, items: Sequence[JobBatchItem]
+) -> list[uuid.UUID]:
+    """submit_job for many jobs at once: every one validated before any is recorded (an
+    error names the job's index), the new ones committed together, then sent.
+
+    The ids answer in the order of `items`; an item whose idempotency_key was used
+    before answers with the earlier job.
+    """
+    jobs = _new_jobs(session, owner, items)
+    earlier, created = _record_new(session, owner, jobs)
+    try:
+        send_new_jobs([JobRead.model_validate(job) for job in created])
+    except Exception as error:
+        logger.warning("could not send a batch of %d jobs to the broker: %r", len(created), error)
+        job_crud.delete_jobs(session, [job.id for job in created])
+        session.commit()
+        raise Unavailable("the job queue is down; nothing was submitted, try again") from None
+    return [
+        earlier[job.idempotency_key].id if job.idempotency_key in earlier else job.id
+        for job in jobs
+    ]
+
+
+def _new_jobs(session: Session, owner: Principal, items: Sequence[JobBatchItem]) -> list[Job]:
+    jobs: list[Job] = []
+    errors: list[FieldError] = []
+    first_with_key: dict[str, int] = {}
+    for index, item in enumerate(items):
+        try:
+            job = new_job(session, owner.id, item.tool, item.inputs, options=item)
+        except InvalidInput as invalid:
+            errors += [
+                FieldError(("jobs", index, *e.path), e.message, e.type) for e in invalid.errors
+            ]
+            continue
+        if item.idempotency_key is not None:
+            first = first_with_key.setdefault(item.idempotency_key, index)
+            if first != index:
+                errors.append(
+                    FieldError(
+                        ("jobs", index, "idempotency_key"),
+                        f"the key of job {first} again",
+                        "duplicate_idempotency_key",
+                    )
+                )
+        job.idempotency_key = item.idempotency_key
+        jobs.append(job)
+    if errors:
+        raise InvalidInput(errors)
+    return jobs
+
+
+def _record_new(
+    session: Session, owner: Principal, jobs: Sequence[Job]
+) -> tuple[dict[str | None, Job], list[Job]]:
+    """Commit the jobs whose key was not used before; the earlier jobs by key, and the
+    jobs committed now."""
+    try:
+        return _commit_new(session, owner, jobs)
+    except IntegrityError:
+        # A key of this batch, submitted at the same moment by another request: that
+        # job is an earlier one now.
+        session.rollback()
+        return _commit_new(session, owner, jobs)
+
+
+def _commit_new(
+    session: Session, owner: Principal, jobs: Sequence[Job]
+) -> tuple[dict[str | None, Job], list[Job]]:
+    earlier = _replays(session, owner, jobs)
+    created = [job for job in jobs if job.idempotency_key not in earlier]
+    job_crud.create_jobs(session, created)
+    session.commit()
+    return earlier, created
+
+
+def _replays(session: Session, owner: Principal, jobs: Sequence[Job]) -> dict[str | None, Job]:
+    """The earlier jobs of the keys in `jobs`; Conflict when one was for another request."""
+    keys = [job.idempotency_key for job in jobs if job.idempotency_key is not None]
+    if not keys:
+        return {}
+    earlier = job_crud.get_jobs_by_idempotency_keys(session, owner.id, keys)
+    for index, job in enumerate(jobs):
+        if job.idempotency_key in earlier:
+            try:
+                _replay(earlier[job.idempotency_key], job)
+            except Conflict as conflict:
+                raise Conflict(f"jobs[{index}]: {conflict.detail}") from None
+    return dict(earlier.items())
 
 
 def read_job(session: Session, principal: Principal, job_id: uuid.UUID) -> JobRead:

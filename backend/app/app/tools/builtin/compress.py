@@ -1,11 +1,10 @@
 """`compress`: gzip an uploaded file with the `gzip` program (a CommandLineTool)."""
 
-import shutil
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from app.tools.command_line import CommandLineTool, CompletedProgram
+from app.tools.command_line import CommandLineTool, CompletedProgram, Stdout
 from app.tools.context import JobContext
 from app.tools.files import FileRef
 
@@ -27,18 +26,12 @@ class Compress(CommandLineTool[CompressInputs, CompressOutputs]):
     title = "Compress"
     description = "Compresses a file with gzip; the result is the artifact `<name>.gz`."
     time_limit_seconds = 3600
-    argv = ("gzip", "-{level}", "--", "{local_copy}")
-    artifact_globs = ("*.gz",)
-
-    def template_values(self, inputs: CompressInputs, ctx: JobContext) -> dict[str, Any]:
-        # gzip replaces the file it compresses: give it a copy in the job's own folder.
-        source = ctx.input_file(inputs.file)
-        local_copy = shutil.copyfile(source.path, ctx.workdir / source.name)
-        return {**super().template_values(inputs, ctx), "local_copy": local_copy}
+    argv = ("gzip", "--stdout", "-{level}", "--", "{file}")
+    stdout = Stdout(artifact="{file.name}.gz")
 
     def outputs(
         self, inputs: CompressInputs, ctx: JobContext, program: CompletedProgram
     ) -> CompressOutputs:
-        source = ctx.input_file(inputs.file)
-        artifact = ctx.artifacts[f"{source.name}.gz"]
-        return CompressOutputs(artifact=artifact.name, size_in=source.size, size_out=artifact.size)
+        (artifact,) = ctx.artifacts.values()
+        size_in = ctx.input_file(inputs.file).size
+        return CompressOutputs(artifact=artifact.name, size_in=size_in, size_out=artifact.size)

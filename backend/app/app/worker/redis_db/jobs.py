@@ -7,6 +7,7 @@ running tool, overlaid on the snapshot while it runs).
 
 import json
 import uuid
+from collections.abc import Sequence
 from functools import cache
 
 from redis.commands.core import Script
@@ -59,9 +60,27 @@ def save_job(job: JobRead, *, publish: bool = True, sent: bool = False) -> bool:
 
     False when Redis already holds a newer snapshot of this job, or does not answer.
     """
-    written = _save_newer_snapshot()(
-        keys=[keys.job(job.id), keys.job_channel(job.id), keys.live_log(job.id), keys.ENDED_JOBS],
-        args=[
+    snapshot_keys, snapshot_args = _snapshot_of(job, publish=publish, sent=sent)
+    written = _save_newer_snapshot()(keys=snapshot_keys, args=snapshot_args)
+    return bool(written)
+
+
+@best_effort(None)
+def save_new_jobs(jobs: Sequence[JobRead]) -> None:
+    """save_job(sent=True) for jobs just queued together, in one round trip."""
+    save = _save_newer_snapshot()
+    with client().pipeline(transaction=False) as pipeline:
+        for job in jobs:
+            snapshot_keys, snapshot_args = _snapshot_of(job, publish=True, sent=True)
+            save(keys=snapshot_keys, args=snapshot_args, client=pipeline)
+        pipeline.execute()
+
+
+def _snapshot_of(job: JobRead, *, publish: bool, sent: bool) -> tuple[list[str], list[str | float]]:
+    """The keys and arguments of _SAVE_NEWER_SNAPSHOT for this job."""
+    return (
+        [keys.job(job.id), keys.job_channel(job.id), keys.live_log(job.id), keys.ENDED_JOBS],
+        [
             job.model_dump_json(),
             job.updated_at.timestamp(),
             settings.JOB_SNAPSHOT_TTL_SECONDS,
@@ -73,7 +92,6 @@ def save_job(job: JobRead, *, publish: bool = True, sent: bool = False) -> bool:
             f"{job.tool}{ENDED_JOBS_SEPARATOR}{job.state.value}",
         ],
     )
-    return bool(written)
 
 
 @best_effort(None)

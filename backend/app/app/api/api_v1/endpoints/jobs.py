@@ -14,7 +14,14 @@ from app.api.routing import ApiRoute
 from app.api.submissions import SUBMIT_RESPONSES, IdempotencyKey, accepted
 from app.db.session import SessionLocal
 from app.schemas.file import ArtifactRead
-from app.schemas.job import JobCreate, JobFilters, JobPage, JobRead
+from app.schemas.job import (
+    JobBatchAccepted,
+    JobBatchCreate,
+    JobCreate,
+    JobFilters,
+    JobPage,
+    JobRead,
+)
 from app.services.use_cases import artifacts as artifact_service
 from app.services.use_cases import job_waiting, rate_limits
 from app.services.use_cases import jobs as job_service
@@ -46,6 +53,31 @@ def submit_job(
         session, principal, body.tool, body.inputs, options=body, idempotency_key=idempotency_key
     )
     return accepted(job, created=created)
+
+
+@router.post(
+    "/batch",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Submit up to 1 000 jobs at once",
+    description="Each item is a `POST /jobs` body, with its own optional "
+    "`idempotency_key`. Every item is validated before any is queued: one bad item is a "
+    '422 whose `loc` names its index (`["body", "jobs", 17, "inputs", ...]`) '
+    "and nothing is queued. The jobs are recorded in one transaction and sent together; "
+    "the answer lists their ids in the order of the request (an item whose key was used "
+    "before gives the earlier job's id). Counts as one submit for the rate limit.",
+    response_model=JobBatchAccepted,
+    responses={
+        409: error("An item's idempotency_key was used for a different request."),
+        422: {"description": "An invalid item; `loc` names its index and field."},
+        429: SUBMIT_RESPONSES[429],
+        503: SUBMIT_RESPONSES[503],
+    },
+)
+def submit_jobs(
+    session: SessionDep, principal: CurrentPrincipal, body: JobBatchCreate
+) -> JobBatchAccepted:
+    rate_limits.count_submit(principal.id)
+    return JobBatchAccepted(ids=job_service.submit_jobs(session, principal, body.jobs))
 
 
 @router.get(
