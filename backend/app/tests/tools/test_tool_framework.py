@@ -29,6 +29,7 @@ from app.tools.files import FileRef
 from app.tools.mockups.compress import CompressMockup
 from app.tools.registry import catalog, get_tool, tools_by_name
 from app.tools.testing import LocalRuntime, ToolRunner
+from tests.support.tool_packages import install_distribution
 
 
 @pytest.fixture
@@ -64,15 +65,6 @@ def test_mockup_twins_replace_tools_only_with_mockup_tests(monkeypatch: pytest.M
     catalog.cache_clear()
     monkeypatch.setattr(settings, "MOCKUP_TESTS", True)
     assert get_tool("compress") is CompressMockup
-
-
-def install_distribution(root: Path, module: str, source: str, entry_point: str) -> None:
-    """A distribution on sys.path with an entry point in the group tooljobs.tools."""
-    (root / f"{module}.py").write_text(source)
-    info = root / f"{module}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[tooljobs.tools]\n{module} = {entry_point}\n")
 
 
 PLUGIN_TOOL = """
