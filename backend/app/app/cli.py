@@ -73,7 +73,7 @@ def _explained(error: Exception) -> tuple[str, ExitCode]:
         return str(error), error.code
     if isinstance(error, ValidationError) and error.title == "Settings":
         return (
-            f"invalid settings: {field_errors(error)}\n"
+            f"invalid settings: {_field_errors(error)}\n"
             "set them in the environment or in the repository's .env",
             ExitCode.SETTINGS,
         )
@@ -85,7 +85,7 @@ def _explained(error: Exception) -> tuple[str, ExitCode]:
     )
 
 
-def field_errors(error: ValidationError) -> str:
+def _field_errors(error: ValidationError) -> str:
     """Each invalid field and why, on one line; never the value (it may be a secret)."""
     return "; ".join(
         ": ".join(
@@ -260,7 +260,7 @@ def run_tool(
             valid_inputs = validate_inputs(tool.inputs_model, values)
         except ValidationError as error:
             raise CommandFailed(
-                f"invalid inputs: {field_errors(error)}\n"
+                f"invalid inputs: {_field_errors(error)}\n"
                 f"{name} takes: {', '.join(tool.inputs_model.model_fields) or 'no inputs'}",
                 ExitCode.USAGE,
             ) from error
