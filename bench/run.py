@@ -32,6 +32,8 @@ import httpx
 import psycopg2
 import redis
 
+from drain import drain, process_tree
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 PROJECT_DIR = REPO / "backend" / "app"
@@ -116,16 +118,6 @@ def processes(commands: list[list[str]], env: dict[str, str], cwd: Path) -> Iter
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
-
-
-def process_tree(root: int) -> list[int]:
-    pids = [root]
-    for pid in pids:
-        try:
-            pids += [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-        except FileNotFoundError:
-            pass
-    return pids
 
 
 def rss_mib(root: int) -> float:
@@ -240,7 +232,11 @@ def completed_under_load(system: System, seconds: int, count_completed: Callable
 
 
 def repeated(runs: int, measure: Callable[[], dict[str, float]]) -> dict[str, dict[str, float]]:
-    samples = [measure() for _ in range(runs)]
+    return spread([measure() for _ in range(runs)])
+
+
+def spread(samples: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Each figure's min, median and max over the samples."""
     return {
         key: {
             "min": min(sample[key] for sample in samples),
@@ -340,18 +336,63 @@ def worker_memory(system: System, worker_pid: int, jobs: int) -> dict[str, float
     return {"rss_start_mib": at_start, "rss_1000_mib": after_first, "rss_end_mib": rss_mib(worker_pid)}
 
 
-def measure_tooljobs(args: argparse.Namespace) -> dict[str, Any]:
+def bulk_submit(system: System, jobs: int, batch: int) -> dict[str, float]:
+    """Jobs accepted per second through POST /jobs/batch, one client, batches in turn."""
+    with httpx.Client(timeout=120, headers=system.headers) as client:
+        started = time.perf_counter()
+        for first in range(0, jobs, batch):
+            body = {"jobs": [system.submit_body] * min(batch, jobs - first)}
+            client.post(f"{system.api}/jobs/batch", json=body).raise_for_status()
+        return {"jobs_per_s": jobs / (time.perf_counter() - started)}
+
+
+def tooljobs_system(api: str) -> System:
+    token = httpx.post(f"{api}/login/access-token",
+                       data={"username": "admin@example.com", "password": "bench-password"}).json()["access_token"]
+    return System("tooljobs", api, {"tool": "echo", "inputs": {"message": "hi"}},
+                  headers={"Authorization": f"Bearer {token}"})
+
+
+def drain_tooljobs(jobs: int) -> dict[str, float]:
+    """Queue `jobs` with no worker running, stop the API, then let one worker drain them."""
+    api = "http://127.0.0.1:8101/api/v1"
+    with connect("tooljobs_bench") as database:
+        with processes([uvicorn("app.main:app", 8101)], TOOLJOBS_ENV, PROJECT_DIR):
+            wait_for(f"{api}/health")
+            before = count_ended(database)
+            bulk_submit(tooljobs_system(api), jobs, 500)
+        with processes([celery_worker("app.core.celery_app")], TOOLJOBS_ENV, PROJECT_DIR) as (worker_pid,):
+            return drain(worker_pid, lambda: count_ended(database) - before, jobs)
+
+
+@contextmanager
+def connect(database: str) -> Iterator[Any]:
+    connection = psycopg2.connect(host="127.0.0.1", user="postgres", dbname=database)
+    connection.autocommit = True
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def count_ended(connection: Any) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM job WHERE state IN ('succeeded', 'failed', 'cancelled')")
+        return int(cursor.fetchone()[0])
+
+
+def prepare_tooljobs() -> None:
     env = {**os.environ, **TOOLJOBS_ENV, "PATH": f"{BIN}:{os.environ['PATH']}"}
     subprocess.run(["bash", str(REPO / "prestart.sh")], env=env, check=True, capture_output=True)
+
+
+def measure_tooljobs(args: argparse.Namespace) -> dict[str, Any]:
     api = "http://127.0.0.1:8101/api/v1"
     with processes(
         [uvicorn("app.main:app", 8101), celery_worker("app.core.celery_app")], TOOLJOBS_ENV, PROJECT_DIR
     ) as (_, worker_pid):
         wait_for(f"{api}/health")
-        token = httpx.post(f"{api}/login/access-token",
-                           data={"username": "admin@example.com", "password": "bench-password"}).json()["access_token"]
-        system = System("tooljobs", api, {"tool": "echo", "inputs": {"message": "hi"}},
-                        headers={"Authorization": f"Bearer {token}"})
+        system = tooljobs_system(api)
         with httpx.Client(timeout=30) as client:
             finished = system.submit(client)
             owner_id = client.get(f"{api}/users/me", headers=system.headers).json()["id"]
@@ -360,6 +401,8 @@ def measure_tooljobs(args: argparse.Namespace) -> dict[str, Any]:
             "submit": repeated(args.runs, lambda: submit_load(system, args.seconds)),
         }
         wait_until(tooljobs_drained, timeout=900, what="the submitted jobs")
+        results["bulk"] = repeated(args.runs, lambda: bulk_submit(system, args.bulk_jobs, 500))
+        wait_until(tooljobs_drained, timeout=900, what="the bulk-submitted jobs")
         results["poll"] = repeated(args.runs, lambda: poll_load(system, finished, args.seconds))
         results["e2e"] = repeated(args.runs, lambda: end_to_end(system, args.e2e_jobs))
         results["e2e_wait"] = repeated(args.runs, lambda: end_to_end(system, args.e2e_jobs, wait=True))
@@ -412,21 +455,38 @@ def measure_peer(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
-def measure_bare_celery(args: argparse.Namespace) -> dict[str, Any]:
-    sys.path.insert(0, str(BENCH_DIR))
+def drain_peer(jobs: int) -> dict[str, float]:
+    api = "http://127.0.0.1:8102"
+    results = redis.Redis.from_url(PEER_ENV["PEER_RESULT_URL"])
+    with processes([uvicorn("naive_peer:app", 8102)], PEER_ENV, BENCH_DIR):
+        wait_for(f"{api}/docs")
+        before = results.dbsize()
+        asyncio.run(submit_many(System("naive peer", api, {"message": "hi"}), jobs))
+    with processes([celery_worker("naive_peer:celery")], PEER_ENV, BENCH_DIR) as (worker_pid,):
+        return drain(worker_pid, lambda: results.dbsize() - before, jobs)
+
+
+def drain_bare_celery(jobs: int) -> dict[str, float]:
     os.environ.update(BARE_ENV)
     from bare_celery import noop  # noqa: PLC0415 - needs BARE_ENV first
 
-    def run() -> dict[str, float]:
-        started = time.perf_counter()
-        results = [noop.delay("hi") for _ in range(args.bare_tasks)]
-        for result in results:
-            result.get(timeout=600)
-        return {"completed_per_s": args.bare_tasks / (time.perf_counter() - started)}
+    results = redis.Redis.from_url(BARE_ENV["BARE_RESULT_URL"])
+    before = results.dbsize()
+    for _ in range(jobs):
+        noop.delay("hi")
+    with processes([celery_worker("bare_celery:celery")], BARE_ENV, BENCH_DIR) as (worker_pid,):
+        return drain(worker_pid, lambda: results.dbsize() - before, jobs)
 
-    with processes([celery_worker("bare_celery:celery")], BARE_ENV, BENCH_DIR):
-        noop.delay("warm up").get(timeout=120)
-        return {"completed": repeated(args.runs, run)}
+
+def measure_drains(args: argparse.Namespace) -> dict[str, Any]:
+    """Each system drains a full queue in turn, round after round, so that a slow phase of
+    the machine falls on all three alike."""
+    systems = {"tooljobs": drain_tooljobs, "naive_peer": drain_peer, "bare_celery": drain_bare_celery}
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in systems}
+    for _ in range(args.runs):
+        for name, measure in systems.items():
+            samples[name].append(measure(args.drain_jobs))
+    return {name: spread(runs) for name, runs in samples.items()}
 
 
 # --- the table -----------------------------------------------------------------------------
@@ -445,7 +505,7 @@ FIGURES = [
 
 
 def table(results: dict[str, Any]) -> list[str]:
-    ours, peer, bare = results["tooljobs"], results["naive_peer"], results["bare_celery"]
+    ours, peer, drains = results["tooljobs"], results["naive_peer"], results["drain"]
     lines = [f"{'figure (median of runs)':<34}{'tooljobs':>10}{'peer':>10}{'ratio':>8}{'target':>9}"]
 
     def row(label: str, mine: float, theirs: float, direction: str, target: float | None) -> None:
@@ -454,13 +514,25 @@ def table(results: dict[str, Any]) -> list[str]:
         if target is not None:
             met = ratio >= target if direction == "higher" else ratio <= target
             verdict = f"{'>=' if direction == 'higher' else '<='}{target:g} {'ok' if met else 'MISS'}"
-        lines.append(f"{label:<34}{mine:>10.1f}{theirs:>10.1f}{ratio:>8.2f}  {verdict}")
+        lines.append(f"{label:<34}{mine:>10.2f}{theirs:>10.2f}{ratio:>8.2f}  {verdict}")
 
     for label, section, key, direction, target in FIGURES:
         theirs = peer["e2e" if section == "e2e_wait" else section][key]["median"]
         row(label, ours[section][key]["median"], theirs, direction, target)
-    row("completed jobs/s vs bare Celery", ours["completed"]["completed_per_s"]["median"],
-        bare["completed"]["completed_per_s"]["median"], "higher", 0.75)
+    row("bulk submit jobs/s vs single submits", ours["bulk"]["jobs_per_s"]["median"],
+        ours["submit"]["rps"]["median"], "higher", 10)
+
+    def drained(name: str, key: str) -> float:
+        return float(drains[name][key]["median"])
+
+    row("drain: worker CPU ms/job", drained("tooljobs", "worker_cpu_ms_per_job"),
+        drained("naive_peer", "worker_cpu_ms_per_job"), "lower", 1.5)
+    row("drain: PG+Redis CPU ms/job", drained("tooljobs", "servers_cpu_ms_per_job"),
+        drained("naive_peer", "servers_cpu_ms_per_job"), "lower", 3)
+    row("drain: worker CPU vs bare Celery", drained("tooljobs", "worker_cpu_ms_per_job"),
+        drained("bare_celery", "worker_cpu_ms_per_job"), "lower", None)
+    row("drain: jobs/s vs bare Celery", drained("tooljobs", "jobs_per_s"),
+        drained("bare_celery", "jobs_per_s"), "higher", 0.75)
     for key, label in (("list_p50_ms", "GET /jobs?limit=50 p50 ms"), ("get_p50_ms", "GET /jobs/{id} p50 ms")):
         row(f"{label}, 1M/10k rows", ours["rows_large"][key]["median"], ours["rows_small"][key]["median"],
             "lower", 1.5)
@@ -474,17 +546,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20, help="each wrk run")
     parser.add_argument("--runs", type=int, default=3, help="repetitions of each figure")
     parser.add_argument("--e2e-jobs", type=int, default=200)
-    parser.add_argument("--bare-tasks", type=int, default=2000)
+    parser.add_argument("--drain-jobs", type=int, default=2000, help="queued for each drain")
+    parser.add_argument("--bulk-jobs", type=int, default=2000, help="per bulk-submit run")
     parser.add_argument("--memory-jobs", type=int, default=20_000)
     parser.add_argument("--small-rows", type=int, default=10_000)
     parser.add_argument("--large-rows", type=int, default=1_000_000)
     args = parser.parse_args()
     fresh_databases()
+    prepare_tooljobs()
     started = time.monotonic()
     results = {
+        # First, while the job table is small: the drains count its ended jobs.
+        "drain": measure_drains(args),
         "tooljobs": measure_tooljobs(args),
         "naive_peer": measure_peer(args),
-        "bare_celery": measure_bare_celery(args),
         "settings": vars(args),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
                     "load_average_at_end": os.getloadavg()},

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from app.core.config import settings
 from app.crud import job as job_crud
+from app.db.autocommit import commit_each_statement
 from app.db.retry import retry_while_unreachable
 from app.models.job import ErrorType, JobError, JobState
 from app.schemas.job import JobRead
@@ -88,7 +89,9 @@ def end_terminated_job(session: Session, job_id: uuid.UUID) -> None:
 
 def _take(session: Session, job_id: uuid.UUID, previous_beat: float | None) -> JobRead | None:
     """queued -> running with attempt + 1; None when this delivery must not run the job."""
-    # Most deliveries find the job queued: one statement takes it.
+    # Most deliveries find the job queued: one statement takes it. Each statement below
+    # is a transition on its own.
+    commit_each_statement(session)
     started = start_job(session, job_id, [JobState.queued])
     if started is None:
         job = job_crud.get_job(session, job_id)
@@ -151,8 +154,12 @@ def _record(session: Session, job: JobRead, ctx: JobContext, outcome: Ending | R
     if isinstance(outcome, RetryLater):
         backoff = settings.RETRY_BACKOFF_SECONDS * 2 ** (job.attempt - 1)
         countdown = min(backoff, settings.RETRY_BACKOFF_MAX_SECONDS) * random.uniform(0.5, 1.0)
+        commit_each_statement(session)
         requeue_job(session, job.id, message=outcome.message, countdown=countdown)
         return
+    if not ctx.artifacts:
+        # The ending alone is one statement; with artifacts, it commits with their rows.
+        commit_each_statement(session)
     end_job(
         session,
         job.id,
