@@ -17,6 +17,7 @@ from app.api.unmatched import unmatched_api_route
 from app.core.config import settings
 from app.services import process_cache
 from app.services.use_cases import job_waiting
+from app.tools.registry import log_broken_tools
 from app.worker.redis_db.follower import RedisFollower
 
 # The placeholder front end, served by the API in development (nginx serves it in compose).
@@ -25,6 +26,7 @@ FRONTEND_DIR = Path(__file__).resolve().parents[3] / "frontend-placeholder"
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    log_broken_tools()
     follower = RedisFollower(
         on_job_message=job_waiting.deliver,
         on_invalidation=process_cache.drop_invalidated,

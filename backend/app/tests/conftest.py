@@ -1,34 +1,47 @@
-"""Real PostgreSQL, Redis and Celery worker processes for the whole suite.
+"""Real PostgreSQL, Redis and Celery worker processes for the suite; none for the tool
+tests in tests/tools/, which run a tool in-process as a tool author's tests do.
 
 The suite uses its own database (`tooljobs_test`, built with `alembic upgrade head`)
 and its own Redis databases, never the ones `make run` uses: tests/support/environment.py
 sets them, as a pytest plugin loaded before this file. Helpers are in tests/support.
+
+The app and the servers' clients are imported inside the fixtures that use them, so
+that a run of tool tests alone does not load the whole app (seconds on a busy machine).
 """
 
 import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-import redis
-from alembic import command
-from fastapi.testclient import TestClient
-from sqlalchemy import text
 
-from app.db.init_db import create_database_if_missing
-from app.db.session import engine
-from app.main import app
-from app.worker.redis_db.connection import client as redis_client
-from tests.support.database import alembic_config, drop_database
-from tests.support.environment import TEST_DATABASE_URL
-from tests.support.processes import start_worker, stop
-from tests.support.users import auth, make_user
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
+TOOL_TESTS = Path(__file__).resolve().parent / "tools"
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(autouse=True)
+def servers(request: pytest.FixtureRequest) -> None:
+    """Each test but a tool test gets the database and Redis, and leaves them clean."""
+    if TOOL_TESTS not in request.path.resolve().parents:
+        request.getfixturevalue("clean_state")
+
+
+@pytest.fixture(scope="session")
 def database() -> Iterator[None]:
     """A fresh database migrated up at the start and down to base at the end."""
+    import redis
+    from alembic import command
+
+    from app.db.init_db import create_database_if_missing
+    from app.db.session import engine
+    from tests.support.database import alembic_config, drop_database
+    from tests.support.environment import TEST_DATABASE_URL
+
     drop_database(TEST_DATABASE_URL)
     create_database_if_missing(TEST_DATABASE_URL)
     command.upgrade(alembic_config(), "head")
@@ -42,8 +55,13 @@ def database() -> Iterator[None]:
     shutil.rmtree(os.environ["STORAGE_DIR"], ignore_errors=True)
 
 
-@pytest.fixture(autouse=True)
-def clean_state() -> Iterator[None]:
+@pytest.fixture
+def clean_state(database: None) -> Iterator[None]:
+    from sqlalchemy import text
+
+    from app.db.session import engine
+    from app.worker.redis_db.connection import client as redis_client
+
     yield
     with engine.begin() as connection:
         connection.execute(text('TRUNCATE job, "user" CASCADE'))
@@ -52,29 +70,41 @@ def clean_state() -> Iterator[None]:
 
 
 @pytest.fixture
-def client() -> Iterator[TestClient]:
+def client() -> Iterator["TestClient"]:
+    from fastapi.testclient import TestClient
+
+    from app.main import app
+
     with TestClient(app) as test_client:
         yield test_client
 
 
 @pytest.fixture
 def user_headers() -> dict[str, str]:
+    from tests.support.users import auth, make_user
+
     return auth(make_user("user@example.com"))
 
 
 @pytest.fixture
 def other_user_headers() -> dict[str, str]:
+    from tests.support.users import auth, make_user
+
     return auth(make_user("other@example.com"))
 
 
 @pytest.fixture
 def superuser_headers() -> dict[str, str]:
+    from tests.support.users import auth, make_user
+
     return auth(make_user("root@example.com", is_superuser=True))
 
 
 @pytest.fixture(scope="module")
 def worker(database: None) -> Iterator[subprocess.Popen[bytes]]:
     """A worker for the tests of one module; tests without it see jobs stay queued."""
+    from tests.support.processes import start_worker, stop
+
     process = start_worker()
     yield process
     stop(process)

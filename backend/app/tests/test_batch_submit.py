@@ -80,6 +80,10 @@ def test_one_bad_item_is_a_422_naming_its_index_and_nothing_is_queued(
         ({"jobs": [echo("x")] * 1001}, ["body", "jobs"]),
         ({"jobs": [echo("x"), {"inputs": {}}]}, ["body", "jobs", 1, "tool"]),
         ({"jobs": [echo("x", priority=10)]}, ["body", "jobs", 0, "priority"]),
+        (
+            {"jobs": [echo("x"), {"tool": "echo", "inputs": {"message": "y", "mesage": "y"}}]},
+            ["body", "jobs", 1, "inputs", "mesage"],
+        ),
         ({"jobs": [echo("x", idempotency_key="a\nb")]}, ["body", "jobs", 0, "idempotency_key"]),
         (
             {"jobs": [echo("x", idempotency_key="k"), echo("y", idempotency_key="k")]},

@@ -50,6 +50,10 @@ def test_typed_tool_route_submits_the_same_job(
     assert response.json()["inputs"] == {"seconds": 0.5, "steps": 10}
     bad = client.post("/api/v1/tools/sleep/jobs", headers=user_headers, json={"inputs": {}})
     assert error_locations(bad) == {("body", "inputs", "seconds")}
+    typo = {"inputs": {"seconds": 1, "step": 2}}
+    unknown = client.post("/api/v1/tools/sleep/jobs", headers=user_headers, json=typo)
+    assert error_locations(unknown) == {("body", "inputs", "step")}
+    assert unknown.json()["detail"][0]["type"] == "extra_forbidden"
 
 
 @pytest.mark.parametrize(
@@ -63,6 +67,7 @@ def test_typed_tool_route_submits_the_same_job(
         ({"priority": "high"}, ("body", "priority")),
         ({"labels": {"k": 1}}, ("body", "labels", "k")),
         ({"inputs": "not an object"}, ("body", "inputs")),
+        ({"inputs": {"message": "hi", "mesage": "hi"}}, ("body", "inputs", "mesage")),
     ],
 )
 def test_bad_submissions_are_422_naming_the_field(

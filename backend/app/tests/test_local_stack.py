@@ -55,7 +55,7 @@ def test_embedded_stack_runs_an_echo_job_and_stops_on_ctrl_c(tmp_path: Path) -> 
         wait_until(succeeded, timeout=60, interval=0.2)
         assert (tmp_path / "tooljobs.db").exists()
         ready = httpx.get(f"{base}/health/ready").json()
-        assert ready["checks"] == {"database": "ok", "redis": "ok", "broker": "ok"}
+        assert ready["checks"] == {"database": "ok", "redis": "ok", "broker": "ok", "tools": "ok"}
         children = subprocess.run(
             ["pgrep", "-P", str(stack.pid)], capture_output=True, text=True, check=True
         ).stdout.split()

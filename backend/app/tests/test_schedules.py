@@ -65,6 +65,7 @@ def test_create_read_update_delete(client: TestClient, user_headers: dict[str, s
     [
         ({"tool": "nope"}, ["body", "tool"]),
         ({"inputs": {}}, ["body", "inputs", "message"]),
+        ({"inputs": {"message": "hi", "mesage": "hi"}}, ["body", "inputs", "mesage"]),
         ({"cron": "every day"}, ["body", "cron"]),
         ({"cron": "0 0 * * * *"}, ["body", "cron"]),
         ({"timezone": "Mars/Olympus"}, ["body", "timezone"]),

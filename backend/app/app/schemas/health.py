@@ -4,5 +4,10 @@ from pydantic import BaseModel, Field
 
 
 class Readiness(BaseModel):
-    status: Literal["ok", "unavailable"]
-    checks: dict[str, str] = Field(description='"ok", or why the service does not answer.')
+    status: Literal["ok", "degraded", "unavailable"] = Field(
+        description="unavailable: a backing service does not answer (503); degraded: all "
+        "answer but some tools are broken and left out (200); ok: everything works."
+    )
+    checks: dict[str, str] = Field(
+        description='Each backing service and the tools: "ok", or what is wrong.'
+    )

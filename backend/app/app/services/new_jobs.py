@@ -10,8 +10,10 @@ from app.crud import file as file_crud
 from app.models.job import Job
 from app.schemas.job import JobOptions
 from app.services.errors import FieldError, InvalidInput
+from app.tools.base import AnyTool
 from app.tools.files import file_refs
-from app.tools.registry import AnyTool, UnknownToolError, get_tool
+from app.tools.inputs import validate_inputs
+from app.tools.registry import UnknownToolError, get_tool
 
 
 def new_job(
@@ -49,7 +51,7 @@ def tool_or_invalid(name: str) -> AnyTool:
 
 def valid_inputs_or_invalid(tool: AnyTool, inputs: object) -> BaseModel:
     try:
-        return tool.inputs_model.model_validate(inputs)
+        return validate_inputs(tool.inputs_model, inputs)
     except ValidationError as error:
         raise InvalidInput(
             [

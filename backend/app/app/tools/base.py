@@ -54,3 +54,6 @@ class Tool(ABC, Generic[InputsT, OutputsT]):
     @abstractmethod
     def run(self, inputs: InputsT, ctx: JobContext) -> OutputsT:
         """Do the work; report with `ctx.progress`, which also stops a cancelled job."""
+
+
+AnyTool = type[Tool]  # type: ignore[type-arg]

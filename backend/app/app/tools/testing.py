@@ -10,10 +10,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app.tools.base import Tool
+from app.tools.base import AnyTool, Tool
 from app.tools.context import ArtifactInfo, InputFile, JobContext, guess_content_type
 from app.tools.files import file_refs
-from app.tools.registry import AnyTool, get_tool
+from app.tools.inputs import validate_inputs
+from app.tools.registry import get_tool
 
 
 @dataclass
@@ -77,8 +78,9 @@ class ToolRunner:
 
     def run(self, tool: AnyTool | str, inputs: dict[str, Any] | BaseModel) -> ToolRun:
         tool_class = get_tool(tool) if isinstance(tool, str) else tool
-        valid_inputs = tool_class.inputs_model.model_validate(
-            inputs.model_dump() if isinstance(inputs, BaseModel) else inputs
+        valid_inputs = validate_inputs(
+            tool_class.inputs_model,
+            inputs.model_dump() if isinstance(inputs, BaseModel) else inputs,
         )
         for location, file_id in file_refs(valid_inputs):
             if file_id not in self._files:

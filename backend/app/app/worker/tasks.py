@@ -6,13 +6,14 @@ import uuid
 import httpx
 from celery import Task
 from celery.app.task import Context
-from celery.signals import task_revoked, worker_process_init
+from celery.signals import task_revoked, worker_init, worker_process_init
 
 from app.core.celery_app import celery_app
 from app.db.session import SessionLocal, engine
 from app.services import webhooks
 from app.services.execution import run
 from app.services.housekeeping import reaper, resend, retention, schedule_dispatch
+from app.tools.registry import log_broken_tools
 from app.worker.task_routes import TaskName
 
 
@@ -70,6 +71,11 @@ def purge_expired_jobs() -> int:
 def dispatch_schedules() -> int:
     with SessionLocal() as session:
         return schedule_dispatch.dispatch_due_schedules(session)
+
+
+@worker_init.connect
+def _report_broken_tools(**_: object) -> None:
+    log_broken_tools()
 
 
 @worker_process_init.connect

@@ -1,4 +1,5 @@
-"""Whether the database, Redis and the broker answer, and waiting until they do."""
+"""Whether the database, Redis and the broker answer (and waiting until they do), and
+whether every tool loaded."""
 
 import logging
 import time
@@ -9,6 +10,8 @@ from sqlalchemy.orm import Session
 from app.core.celery_app import celery_app
 from app.crud import health as health_crud
 from app.db.init_db import check_database_server
+from app.schemas.health import Readiness
+from app.tools.registry import catalog
 from app.worker.redis_db.connection import ping as ping_redis
 
 logger = logging.getLogger(__name__)
@@ -36,6 +39,24 @@ def readiness_checks(session: Session) -> dict[str, Check]:
         "redis": ping_redis,
         "broker": _check_broker,
     }
+
+
+def readiness(session: Session) -> Readiness:
+    """Unavailable when a backing service does not answer. Degraded, not unavailable,
+    when only tools are broken: the API serves every other tool, and taking it out of a
+    load balancer for one bad tool would stop them all."""
+    checks = readiness_checks(session)
+    failed = failures(checks)
+    report = {name: failed.get(name, "ok") for name in checks}
+    broken = catalog().broken
+    report["tools"] = (
+        f"{len(broken)} broken and left out: {', '.join(b.name or b.label for b in broken)} "
+        "(`tooljobs tools check` says why)"
+        if broken
+        else "ok"
+    )
+    status = "unavailable" if failed else "degraded" if broken else "ok"
+    return Readiness(status=status, checks=report)
 
 
 def failures(checks: Mapping[str, Check]) -> dict[str, str]:

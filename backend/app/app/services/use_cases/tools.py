@@ -1,10 +1,12 @@
-"""Use-cases of tools: describe what can be run."""
+"""Use-cases of tools: describe what can be run, and what was left out as broken."""
 
-from pydantic import BaseModel
+from typing import Any
 
-from app.schemas.tool import ToolRead
+from app.schemas.tool import BrokenToolRead, ToolRead
 from app.services.errors import NotFound
-from app.tools.registry import AnyTool, UnknownToolError, get_tool, tools_by_name
+from app.tools.base import AnyTool
+from app.tools.inputs import strict_inputs_type
+from app.tools.registry import UnknownToolError, catalog, get_tool, tools_by_name
 
 
 def describe(tool: AnyTool) -> ToolRead:
@@ -25,6 +27,13 @@ def list_tools() -> list[ToolRead]:
     return [describe(tool) for tool in tools_by_name().values()]
 
 
+def broken_tools() -> list[BrokenToolRead]:
+    return [
+        BrokenToolRead(name=broken.name, where=broken.where, label=broken.label, error=broken.error)
+        for broken in catalog().broken
+    ]
+
+
 def describe_tool(name: str) -> ToolRead:
     try:
         return describe(get_tool(name))
@@ -32,6 +41,9 @@ def describe_tool(name: str) -> ToolRead:
         raise NotFound(f"unknown tool {name!r}") from None
 
 
-def inputs_models() -> list[tuple[ToolRead, type[BaseModel]]]:
-    """Each tool with its inputs model, for routes whose body is typed by the tool."""
-    return [(describe(tool), tool.inputs_model) for tool in tools_by_name().values()]
+def inputs_types() -> list[tuple[ToolRead, Any]]:
+    """Each tool with the type of its inputs in a request body (its inputs model, refusing
+    unknown keys), for routes whose body is typed by the tool."""
+    return [
+        (describe(tool), strict_inputs_type(tool.inputs_model)) for tool in tools_by_name().values()
+    ]

@@ -16,13 +16,13 @@ def liveness() -> dict[str, str]:
 @router.get(
     "/ready",
     summary="Readiness",
-    description="Checks the database, Redis and the broker; 503 naming each that fails.",
+    description="Checks the database, Redis and the broker: 503 naming each that fails. "
+    "Broken tools (left out when loading) make it `degraded` with a 200, naming them; "
+    "`GET /tools?include=broken` says why.",
     responses={503: {"model": Readiness, "description": "A backing service does not answer."}},
 )
 def readiness(session: SessionDep, response: Response) -> Readiness:
-    checks = health.readiness_checks(session)
-    failures = health.failures(checks)
-    if failures:
+    report = health.readiness(session)
+    if report.status == "unavailable":
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    report = {name: failures.get(name, "ok") for name in checks}
-    return Readiness(status="unavailable" if failures else "ok", checks=report)
+    return report

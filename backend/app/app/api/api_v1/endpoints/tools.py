@@ -1,15 +1,15 @@
 import re
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response, status
-from pydantic import BaseModel, create_model
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from pydantic import Field, create_model
 
 from app.api.deps import CurrentPrincipal, SessionDep
 from app.api.responses import error
 from app.api.routing import ApiRoute
 from app.api.submissions import SUBMIT_RESPONSES, IdempotencyKey, accepted
 from app.schemas.job import JobOptions, JobRead
-from app.schemas.tool import ToolRead
+from app.schemas.tool import BrokenToolRead, ToolRead
 from app.services.use_cases import jobs as job_service
 from app.services.use_cases import rate_limits
 from app.services.use_cases import tools as tool_service
@@ -17,9 +17,25 @@ from app.services.use_cases import tools as tool_service
 router = APIRouter(prefix="/tools", tags=["tools"], route_class=ApiRoute)
 
 
-@router.get("", summary="List tools", description="Every tool with its input and output schema.")
-def list_tools(_: CurrentPrincipal) -> list[ToolRead]:
-    return tool_service.list_tools()
+@router.get(
+    "",
+    summary="List tools",
+    description="Every tool with its input and output schema. With `include=broken` "
+    "(superusers only), also each tool left out when the tools were loaded, with where it "
+    "is and what is wrong (`status: broken`).",
+    responses={403: error("`include=broken` is for superusers.")},
+)
+def list_tools(
+    principal: CurrentPrincipal,
+    include: Annotated[
+        Literal["broken"] | None, Query(description="`broken`: add the broken tools.")
+    ] = None,
+) -> list[Annotated[ToolRead | BrokenToolRead, Field(discriminator="status")]]:
+    if include is None:
+        return [*tool_service.list_tools()]
+    if not principal.is_superuser:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "include=broken is for superusers")
+    return [*tool_service.list_tools(), *tool_service.broken_tools()]
 
 
 @router.get(
@@ -32,11 +48,11 @@ def read_tool(_: CurrentPrincipal, name: str) -> ToolRead:
     return tool_service.describe_tool(name)
 
 
-def _add_typed_submit_route(tool: ToolRead, inputs_model: type[BaseModel]) -> None:
+def _add_typed_submit_route(tool: ToolRead, inputs_type: Any) -> None:
     """`POST /tools/{tool.name}/jobs`, whose body names the tool's own inputs model."""
     model_name = "".join(part.capitalize() for part in re.split(r"[^0-9a-zA-Z]+", tool.name))
     body_model = create_model(
-        f"{model_name}JobCreate", __base__=JobOptions, inputs=(inputs_model, ...)
+        f"{model_name}JobCreate", __base__=JobOptions, inputs=(inputs_type, ...)
     )
 
     def submit(
@@ -71,5 +87,5 @@ def _add_typed_submit_route(tool: ToolRead, inputs_model: type[BaseModel]) -> No
     )
 
 
-for _tool, _inputs_model in tool_service.inputs_models():
-    _add_typed_submit_route(_tool, _inputs_model)
+for _tool, _inputs_type in tool_service.inputs_types():
+    _add_typed_submit_route(_tool, _inputs_type)

@@ -27,8 +27,9 @@ from app.tools.command_line import (
 from app.tools.context import JobCancelled, JobContext
 from app.tools.files import FileRef
 from app.tools.mockups.compress import CompressMockup
-from app.tools.registry import ToolRegistryError, get_tool, tools_by_name
+from app.tools.registry import catalog, get_tool, tools_by_name
 from app.tools.testing import LocalRuntime, ToolRunner
+from tests.support.tool_packages import install_distribution
 
 
 @pytest.fixture
@@ -45,9 +46,9 @@ def text_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def fresh_registry() -> Iterator[None]:
-    tools_by_name.cache_clear()
+    catalog.cache_clear()
     yield
-    tools_by_name.cache_clear()
+    catalog.cache_clear()
 
 
 # --- registry -------------------------------------------------------------------------
@@ -61,18 +62,9 @@ def test_builtin_tools_are_found() -> None:
 def test_mockup_twins_replace_tools_only_with_mockup_tests(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(settings, "MOCKUP_TESTS", False)
     assert get_tool("compress") is Compress
-    tools_by_name.cache_clear()
+    catalog.cache_clear()
     monkeypatch.setattr(settings, "MOCKUP_TESTS", True)
     assert get_tool("compress") is CompressMockup
-
-
-def install_distribution(root: Path, module: str, source: str, entry_point: str) -> None:
-    """A distribution on sys.path with an entry point in the group tooljobs.tools."""
-    (root / f"{module}.py").write_text(source)
-    info = root / f"{module}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[tooljobs.tools]\n{module} = {entry_point}\n")
 
 
 PLUGIN_TOOL = """
@@ -107,17 +99,17 @@ def test_tools_of_installed_packages_are_found_by_entry_point(
 
 
 @pytest.mark.usefixtures("fresh_registry")
-def test_two_tools_with_one_name_are_refused_naming_both(
+def test_two_tools_with_one_name_are_both_left_out_naming_each_other(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     install_distribution(
         tmp_path, "tooljobs_clash", PLUGIN_TOOL.format(name="echo"), "tooljobs_clash:Double"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(ToolRegistryError, match="two tools are named 'echo'") as refused:
-        tools_by_name()
-    assert "diagnostics.Echo" in str(refused.value)
-    assert "tooljobs_clash.Double" in str(refused.value)
+    assert "echo" not in tools_by_name()
+    errors = {broken.label: broken.error for broken in catalog().broken}
+    assert "diagnostics.Echo" in errors["Double ('echo')"]
+    assert "tooljobs_clash.Double" in errors["Echo ('echo')"]
 
 
 # --- JobContext and the runner --------------------------------------------------------

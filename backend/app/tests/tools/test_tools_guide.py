@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import tomllib
+import types
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,13 @@ def block_defining(class_name: str) -> str:
 
 
 def guide_namespace() -> dict[str, Any]:
-    namespace: dict[str, Any] = {"__name__": "tools_guide"}
+    # One module, as if the reader saved the guide's code in the file it names first, so
+    # that its test imports the tool as written (`from word_count import WordCount`).
+    module = types.ModuleType("word_count")
+    sys.modules[module.__name__] = module
     for block in blocks("python"):
-        exec(compile(block, "TOOLS.md", "exec"), namespace)
-    return namespace
+        exec(compile(block, "TOOLS.md", "exec"), module.__dict__)
+    return module.__dict__
 
 
 def guide_tests() -> list[str]:
@@ -120,3 +124,21 @@ def test_the_guides_tool_package_installs_and_runs(tmp_path: Path) -> None:
     )
     assert ran.returncode == 0, ran.stderr
     assert json.loads(ran.stdout)["outputs"] == {"words": 2}
+
+
+def test_the_guides_inputs_that_opt_out_keep_unknown_keys() -> None:
+    from app.tools.inputs import validate_inputs
+
+    tagged = guide_namespace()["TaggedTextInputs"]
+    kept = validate_inputs(tagged, {"text": "x", "tag": "y"})
+    assert kept.model_dump() == {"text": "x", "tag": "y"}
+
+
+def test_the_guides_tools_pass_the_checks_the_registry_runs() -> None:
+    from app.tools.checks import problems
+
+    namespace = guide_namespace()
+    tools = [v for v in namespace.values() if isinstance(v, type) and issubclass(v, Tool)]
+    broken = {tool.__name__: problems(tool) for tool in tools if hasattr(tool, "name")}
+    assert len(broken) >= 5
+    assert not any(broken.values()), broken
