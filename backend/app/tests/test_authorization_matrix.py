@@ -158,6 +158,10 @@ EXPECTED: dict[str, Row] = {
     f"POST {API}/jobs": Row(
         signed_in(202), request=lambda world: {"json": {"tool": "echo", "inputs": {"message": "x"}}}
     ),
+    f"POST {API}/jobs/batch": Row(
+        signed_in(202),
+        request=lambda world: {"json": {"jobs": [{"tool": "echo", "inputs": {"message": "x"}}]}},
+    ),
     f"GET {API}/jobs": Row(signed_in(200)),
     f"GET {API}/jobs/{{job_id}}": Row(owned(200), path=a_job),
     f"GET {API}/jobs/{{job_id}}/events": Row(owned(200), path=a_job),
@@ -232,8 +236,10 @@ def route_table() -> list[tuple[str, str, str]]:
         # front end's mount is static files: neither has any access to decide.
         if route.path is None or route.methods is None:
             continue
+        # As OpenAPI names it: /jobs/{job_id}, not /jobs/{job_id:uuid}.
+        path = route.path_format
         for method in sorted(route.methods - {"HEAD"}):
-            found.append((f"{method} {typed_submit_route(route.path)}", method, route.path))
+            found.append((f"{method} {typed_submit_route(path)}", method, path))
     return found
 
 

@@ -97,7 +97,7 @@ def list_jobs(
 
 
 @router.get(
-    "/{job_id}",
+    "/{job_id:uuid}",
     summary="Get a job",
     description="State, progress, message, and outputs or error once it ended. With "
     "`wait=N` the answer waits until the job ended or N seconds passed. The `ETag` "
@@ -131,7 +131,7 @@ async def read_job(
 
 
 @router.get(
-    "/{job_id}/events",
+    "/{job_id:uuid}/events",
     summary="Follow a job",
     description="Server-Sent Events: a `job` event with the whole job now, then one at "
     "each change (state, progress, message); the stream ends after the job ended. A "
@@ -157,7 +157,7 @@ def follow_job(
 
 
 @router.get(
-    "/{job_id}/logs",
+    "/{job_id:uuid}/logs",
     summary="Read a job's log",
     description="The lines the tool logged (a command-line tool's stdout and stderr), "
     "from line `offset` on; live while it runs. Follow it by asking again with the "
@@ -177,7 +177,7 @@ def read_log(
 
 
 @router.post(
-    "/{job_id}/cancel",
+    "/{job_id:uuid}/cancel",
     summary="Cancel a job",
     description="A queued job is cancelled at once; a running one is stopped within "
     "seconds and ends `cancelled` (the answer shows `cancel_requested`).",
@@ -188,7 +188,7 @@ def cancel_job(session: SessionDep, principal: CurrentPrincipal, job_id: uuid.UU
 
 
 @router.delete(
-    "/{job_id}",
+    "/{job_id:uuid}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a job",
     description="An ended job, its log and its artifacts.",
@@ -199,7 +199,7 @@ def delete_job(session: SessionDep, principal: CurrentPrincipal, job_id: uuid.UU
 
 
 @router.get(
-    "/{job_id}/artifacts",
+    "/{job_id:uuid}/artifacts",
     summary="List a job's artifacts",
     description="The output files of the job: name, size, sha256 and content type.",
     responses=NOT_FOUND,
@@ -211,7 +211,7 @@ def list_artifacts(
 
 
 @router.get(
-    "/{job_id}/artifacts/{name}",
+    "/{job_id:uuid}/artifacts/{name}",
     summary="Download an artifact",
     description="The artifact's bytes. Names are plain file names.",
     response_class=StreamingResponse,
