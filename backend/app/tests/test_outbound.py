@@ -68,6 +68,7 @@ SUBMIT_FORMS = [
 ELSEWHERE_FORMS = [
     "http://169.254.169.254/latest/meta-data/",  # cloud metadata
     "http://[fe80::1]/",
+    "http://[fe80::1%25eth0]/",  # with a zone
     "http://10.0.0.1/",
     "http://172.16.0.1/",
     "http://192.168.1.1/",

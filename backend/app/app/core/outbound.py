@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 
@@ -168,12 +169,16 @@ def _name(host: str) -> str:
 
 def _literal_addresses(host: str) -> list[IPAddress]:
     """The addresses a host stands for without DNS: an address in any spelling the
-    system resolver reads (2130706433, 0177.0.0.1, 0x7f.1, 127.1, 127.0.0.1.,
-    ::ffff:127.0.0.1), and loopback for localhost and its subdomains; none for other
-    names."""
+    system resolver reads (2130706433, 0177.0.0.1, 0x7f.1, 127.1, 127.0.0.1.), an IPv6
+    address, and loopback for localhost and its subdomains; none for other names."""
     name = _name(host)
     if name == LOOPBACK_NAME or name.endswith(f".{LOOPBACK_NAME}"):
         return [LOOPBACK]
+    if ":" in name:  # an IPv6 address (httpx took the port off), maybe with a %-zone
+        try:
+            return [ipaddress.ip_address(unquote(name))]
+        except ValueError:
+            raise OutboundRefused(f"{host} is not an IPv6 address") from None
     try:
         found = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
     except (socket.gaierror, UnicodeError):
