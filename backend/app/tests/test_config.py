@@ -63,3 +63,30 @@ def test_cors_origins_must_be_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BACKEND_CORS_ORIGINS", "localhost:5173")
     with pytest.raises(ValidationError, match="BACKEND_CORS_ORIGINS"):
         settings()
+
+
+def test_outbound_allow_lists_are_empty_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The test environment allow-lists loopback; a deployment starts with nothing.
+    monkeypatch.delenv("OUTBOUND_ALLOWED_NETWORKS")
+    defaults = settings()
+    assert (defaults.OUTBOUND_ALLOWED_NETWORKS, defaults.OUTBOUND_ALLOWED_HOSTS) == ([], [])
+
+
+def test_outbound_allowed_networks_are_a_comma_list_of_cidrs_or_addresses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OUTBOUND_ALLOWED_NETWORKS", "10.20.0.0/16, fd00:1::/64,192.168.1.5")
+    assert [str(network) for network in settings().OUTBOUND_ALLOWED_NETWORKS] == [
+        "10.20.0.0/16",
+        "fd00:1::/64",
+        "192.168.1.5/32",
+    ]
+
+
+@pytest.mark.parametrize("value", ["10.20.0.1/16", "intranet", "10.0.0.0/33"])
+def test_outbound_allowed_networks_must_be_networks(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("OUTBOUND_ALLOWED_NETWORKS", value)
+    with pytest.raises(ValidationError, match="OUTBOUND_ALLOWED_NETWORKS"):
+        settings()

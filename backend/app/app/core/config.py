@@ -5,7 +5,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import AnyHttpUrl, BeforeValidator, EmailStr, Field, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    BeforeValidator,
+    EmailStr,
+    Field,
+    IPvAnyNetwork,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # backend/app/app/core/config.py -> the repository root holds `.env`; in a container the
@@ -15,8 +22,8 @@ _REPO_ENV_FILE = Path(__file__).resolve().parents[4] / ".env"
 DEFAULT_SECRET = "changethis"
 
 
-def _origin_list(value: object) -> object:
-    """Origins as a JSON list or, more simply, separated by commas."""
+def _comma_list(value: object) -> object:
+    """A list as JSON or, more simply, separated by commas."""
     if isinstance(value, str):
         if value.lstrip().startswith("["):
             return json.loads(value)
@@ -38,7 +45,7 @@ class Settings(BaseSettings):
 
     # Browser origins (scheme://host[:port]) whose pages may call the API (CORS); none by
     # default. The placeholder page needs none: it only links to the API.
-    BACKEND_CORS_ORIGINS: Annotated[list[AnyHttpUrl], NoDecode, BeforeValidator(_origin_list)] = []
+    BACKEND_CORS_ORIGINS: Annotated[list[AnyHttpUrl], NoDecode, BeforeValidator(_comma_list)] = []
 
     # Either one DATABASE_URL or the POSTGRES_* parts (as in the full-stack template).
     DATABASE_URL: str | None = None
@@ -93,6 +100,18 @@ class Settings(BaseSettings):
     RETENTION_INTERVAL_SECONDS: float = Field(default=3600.0, gt=0)
     # Signs webhook deliveries (X-Tooljobs-Signature: sha256=<hex HMAC of the body>).
     WEBHOOK_SECRET: str = DEFAULT_SECRET
+
+    # Every URL the server calls (app.core.outbound) must lead to public addresses; these
+    # networks (CIDRs, or single addresses) and host names are allowed besides.
+    OUTBOUND_ALLOWED_NETWORKS: Annotated[
+        list[IPvAnyNetwork], NoDecode, BeforeValidator(_comma_list)
+    ] = []
+    OUTBOUND_ALLOWED_HOSTS: Annotated[list[str], NoDecode, BeforeValidator(_comma_list)] = []
+    # Each step of an outbound request (connect, send, read) waits at most this long, and
+    # reading the answer stops at this long after the start.
+    OUTBOUND_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
+    # Of an answer's body, at most this much is read.
+    OUTBOUND_MAX_RESPONSE_BYTES: int = Field(default=1024**2, ge=0)
 
     # Where processes keep runtime files: the beat schedule, the embedded database and Redis.
     RUNTIME_DIR: Path = Path("var")

@@ -46,7 +46,12 @@ class JobOptions(BaseModel):
     labels: Labels = Field(default_factory=dict)
     callback_url: Annotated[AnyHttpUrl, UrlConstraints(max_length=2048)] | None = Field(
         default=None,
-        description="POSTed the job (signed, see README) when it ends.",
+        description="POSTed the job (signed, see README) when it ends. http or https "
+        "only, to a public address: a URL whose host is or resolves to a loopback, "
+        "private, link-local, multicast or reserved address (in any spelling) is refused, "
+        "with a 422 when the address is written in the URL or the host is localhost, and "
+        "at delivery when a name resolves to one, unless the operator allow-listed it. "
+        "Redirects are not followed; the answer must come within seconds.",
     )
 
 

@@ -3,7 +3,6 @@ ids to a service; nothing else happens here."""
 
 import uuid
 
-import httpx
 from celery import Task
 from celery.app.task import Context
 from celery.signals import task_revoked, worker_init, worker_process_init
@@ -38,7 +37,7 @@ def _record_terminated_job(
 
 @celery_app.task(
     name=TaskName.DELIVER_WEBHOOK,
-    autoretry_for=(httpx.HTTPError, webhooks.WebhookRejected),
+    autoretry_for=(webhooks.DeliveryFailed,),
     retry_backoff=2,
     retry_backoff_max=600,
     retry_jitter=True,

@@ -39,6 +39,9 @@ os.environ.update(
     CELERY_BROKER_URL=f"{TEST_REDIS}/{BROKER_DB}",
     STORAGE_DIR=tempfile.mkdtemp(prefix="tooljobs-test-storage-"),
     WEBHOOK_SECRET="webhook-secret-for-tests",
+    # The webhook tests deliver to listeners on loopback, which the outbound policy
+    # refuses unless allow-listed (tests/test_outbound.py runs without the list).
+    OUTBOUND_ALLOWED_NETWORKS="127.0.0.0/8, ::1",
     CANCEL_GRACE_SECONDS="1",
     RETRY_BACKOFF_SECONDS="0.2",
     HEARTBEAT_INTERVAL_SECONDS="0.5",

@@ -18,8 +18,14 @@ from app.worker.redis_db import keys
 from app.worker.redis_db.connection import client as redis_client
 
 
-def ended_job(owner_id: uuid.UUID, artifacts: dict[str, bytes] | None = None) -> uuid.UUID:
-    """A succeeded echo job of the owner's, with these artifacts (name: content)."""
+def ended_job(
+    owner_id: uuid.UUID,
+    artifacts: dict[str, bytes] | None = None,
+    *,
+    callback_url: str | None = None,
+) -> uuid.UUID:
+    """A succeeded echo job of the owner's, with these artifacts (name: content) and a
+    callback_url that no submit checked."""
     with SessionLocal() as session:
         job = job_crud.create_job(
             session,
@@ -31,6 +37,7 @@ def ended_job(owner_id: uuid.UUID, artifacts: dict[str, bytes] | None = None) ->
                 state=JobState.succeeded,
                 outputs={"message": "hi", "payload": None},
                 finished_at=utcnow(),
+                callback_url=callback_url,
             ),
         )
         kept = []
