@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.core.celery_app import celery_app
 from app.db.session import SessionLocal
 from app.models.job import Job
 from app.worker.redis_db import jobs as hot_jobs
+from tests.support.broker import close_the_broker
 from tests.support.job_api import wait_for_end
 
 BATCH = "/api/v1/jobs/batch"
@@ -149,11 +149,7 @@ def test_another_users_batch_cannot_read_the_jobs(
 def test_broker_down_at_a_batch_is_503_and_keeps_no_job(
     client: TestClient, user_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    closed_port = "redis://127.0.0.1:1/0"
-    monkeypatch.setenv("CELERY_BROKER_URL", closed_port)
-    monkeypatch.setattr(celery_app.conf, "broker_url", closed_port)
-    monkeypatch.setattr(celery_app, "_pool", None)
-    monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
+    close_the_broker(monkeypatch)
     started = time.monotonic()
     response = client.post(BATCH, headers=user_headers, json={"jobs": [echo("a"), echo("b")]})
     assert response.status_code == 503

@@ -16,6 +16,7 @@ from app.models.job import Job, JobState
 from app.worker import tasks
 from app.worker.redis_db import keys
 from app.worker.redis_db.connection import client as redis_client
+from tests.support.broker import close_the_broker
 from tests.support.job_api import submit
 from tests.support.jobs import job_row
 
@@ -182,12 +183,7 @@ def test_jobs_the_broker_never_got_are_sent_again(
 def test_broker_down_at_submit_is_503_and_keeps_no_job(
     client: TestClient, user_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    closed_port = "redis://127.0.0.1:1/0"
-    # Celery reads CELERY_BROKER_URL from the environment before its own configuration.
-    monkeypatch.setenv("CELERY_BROKER_URL", closed_port)
-    monkeypatch.setattr(celery_app.conf, "broker_url", closed_port)
-    monkeypatch.setattr(celery_app, "_pool", None)
-    monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
+    close_the_broker(monkeypatch)
     started = time.monotonic()
     response = submit(client, user_headers)
     assert response.status_code == 503

@@ -16,6 +16,7 @@ from app.schemas.job import JobRead
 from app.services.use_cases import job_waiting
 from app.worker.redis_db import jobs as hot_jobs
 from app.worker.redis_db.connection import client as redis_client
+from tests.support.environment import REDIS_DB
 from tests.support.job_api import submit_tool_job
 from tests.support.waiting import wait_until
 
@@ -23,7 +24,10 @@ WAITERS = 8
 
 
 def pubsub_connections() -> int:
-    return len(redis_client().client_list(_type="pubsub"))
+    """This suite's subscriptions: others on the server (another run, another xdist
+    process) use other Redis databases."""
+    subscribers = redis_client().client_list(_type="pubsub")
+    return sum(int(subscriber["db"]) == REDIS_DB for subscriber in subscribers)
 
 
 def test_waiters_share_one_subscription_and_all_hear_the_end(
