@@ -57,8 +57,7 @@ WORKER_LOST = Failed(
 
 def send_job(job: JobRead, *, countdown: float | None = None) -> None:
     """Hand the job's run to the broker, on its tool's queue, with its priority."""
-    with celery_app.producer_or_acquire() as producer:
-        _send(job, producer, countdown)
+    _send(job, None, countdown)
     # After the send, so that the snapshot can say the broker has the task.
     hot_jobs.save_job(job, sent=True)
 
@@ -81,7 +80,8 @@ def send_new_jobs(jobs: Sequence[JobRead]) -> int:
     return sent
 
 
-def _send(job: JobRead, producer: Producer, countdown: float | None) -> None:
+def _send(job: JobRead, producer: Producer | None, countdown: float | None) -> None:
+    # Without a producer, send_task takes one from the pool itself.
     tool = get_tool(job.tool)
     celery_app.send_task(
         TaskName.RUN_JOB,
