@@ -551,9 +551,14 @@ def main() -> None:
     parser.add_argument("--memory-jobs", type=int, default=20_000)
     parser.add_argument("--small-rows", type=int, default=10_000)
     parser.add_argument("--large-rows", type=int, default=1_000_000)
+    parser.add_argument("--drains-only", action="store_true",
+                        help="only the drains (a few minutes): the worker-cost figures while working on them")
     args = parser.parse_args()
     fresh_databases()
     prepare_tooljobs()
+    if args.drains_only:
+        print(json.dumps(measure_drains(args), indent=2))
+        return
     started = time.monotonic()
     results = {
         # First, while the job table is small: the drains count its ended jobs.
