@@ -44,9 +44,9 @@ def cpu_since(before: dict[int, float], now: dict[int, float]) -> float:
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in now.items())
 
 
-def server_pids() -> list[int]:
+def server_pids(names: str = "postgres|redis-server") -> list[int]:
     """Every PostgreSQL and Redis server process (backends included)."""
-    found = subprocess.run(["pgrep", "-x", "(postgres|redis-server)"], capture_output=True, text=True)
+    found = subprocess.run(["pgrep", "-x", f"({names})"], capture_output=True, text=True)
     return [int(pid) for pid in found.stdout.split()]
 
 
@@ -64,12 +64,14 @@ def drain(worker_pid: int, done: Callable[[], int], jobs: int, *, timeout: float
     first_done, started = done(), time.perf_counter()
     worker_before = cpu_seconds(process_tree(worker_pid))
     servers_before = cpu_seconds(server_pids())
+    postgres_before = cpu_seconds(server_pids("postgres"))
     wait_for(jobs)
     seconds = time.perf_counter() - started
     worker_now = cpu_seconds(process_tree(worker_pid))
     worker = cpu_since(worker_before, worker_now)
     main_process = worker_now[worker_pid] - worker_before[worker_pid]
     servers_used = cpu_since(servers_before, cpu_seconds(server_pids()))
+    postgres_used = cpu_since(postgres_before, cpu_seconds(server_pids("postgres")))
     measured = jobs - first_done
     return {
         "jobs_per_s": measured / seconds,
@@ -77,4 +79,5 @@ def drain(worker_pid: int, done: Callable[[], int], jobs: int, *, timeout: float
         # Celery's own part: the main process receives, dispatches and acknowledges.
         "worker_main_cpu_ms_per_job": 1000 * main_process / measured,
         "servers_cpu_ms_per_job": 1000 * servers_used / measured,
+        "postgres_cpu_ms_per_job": 1000 * postgres_used / measured,
     }

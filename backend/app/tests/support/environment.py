@@ -6,12 +6,16 @@ app.core.config is imported, and the workers, beat and API processes that the te
 start inherit this environment.
 
 TEST_DATABASE_URL, TEST_REDIS and TEST_REDIS_DBS ("hot state db,broker db") let two
-runs on one machine keep apart.
+runs on one machine keep apart. Under pytest-xdist (`make test`) each worker process
+keeps apart from the others the same way: worker N adds `_gwN` to the database's name
+and counts its Redis databases down by 2N from the given ones.
 """
 
 import os
 import sys
 import tempfile
+
+from sqlalchemy import make_url
 
 from tests.support.paths import PLUGINS_DIR
 
@@ -27,6 +31,15 @@ TEST_DATABASE_URL = os.environ.get(
 TEST_REDIS = os.environ.get("TEST_REDIS", "redis://127.0.0.1:6379")
 TEST_REDIS_DBS = os.environ.get("TEST_REDIS_DBS", "15,14")
 REDIS_DB, BROKER_DB = (int(db) for db in TEST_REDIS_DBS.split(","))
+
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ...
+if XDIST_WORKER is not None:
+    worker_number = int(XDIST_WORKER.removeprefix("gw"))
+    test_database = make_url(TEST_DATABASE_URL)
+    TEST_DATABASE_URL = test_database.set(
+        database=f"{test_database.database}_{XDIST_WORKER}"
+    ).render_as_string(hide_password=False)
+    REDIS_DB, BROKER_DB = REDIS_DB - 2 * worker_number, BROKER_DB - 2 * worker_number
 
 os.environ.update(
     ENVIRONMENT="local",

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from pydantic import ValidationError
@@ -24,9 +25,10 @@ from sqlalchemy.orm import Session
 
 from app.core.config import settings
 from app.crud import job as job_crud
+from app.db.base_class import utcnow
 from app.db.retry import retry_while_unreachable
 from app.db.transactions import in_one_transaction
-from app.models.job import ErrorType, JobError, JobState
+from app.models.job import ErrorType, Job, JobError, JobState
 from app.schemas.job import JobRead
 from app.services.execution.runtime import WorkerRuntime, job_folder
 from app.services.execution.watchdog import watchdog
@@ -101,17 +103,29 @@ def _take_again(session: Session, job_id: uuid.UUID) -> JobRead | None:
         # Beating its heart and reading the previous beat is one step, so that of two
         # deliveries at once only one finds the heart silent.
         previous_beat = heartbeats.beat_heart(job_id)
-        if heartbeats.is_recent(previous_beat) or not heartbeats.heartbeats_are_complete():
-            # A live worker has it (a duplicate delivery), or may have it: Redis lost
-            # the beats lately. The reaper decides once they are back, by the heart
-            # as that worker left it: a delivery that does not run the job must not
-            # keep a dead worker's job alive.
+        if _may_be_running(job, previous_beat):
+            # A delivery that does not run the job must not keep a dead worker's job
+            # alive: the reaper decides by the heart as that worker left it.
             heartbeats.restore_heartbeat(job_id, previous_beat)
             return None
         if job.attempt >= job.max_attempts:
             end_job(session, job_id, WORKER_LOST)
             return None
     return start_job(session, job_id, [JobState.queued, JobState.running])
+
+
+def _may_be_running(job: Job, previous_beat: float | None) -> bool:
+    """Whether the worker that took this running job may still run it: its heart beat
+    lately; or it took the job too lately to have beaten it yet (its first beat goes
+    with the mirror of the start, and the reaper waits as long); or Redis lost the
+    beats lately."""
+    lost_after = timedelta(seconds=settings.WORKER_LOST_AFTER_SECONDS)
+    started_lately = job.started_at is not None and utcnow() - job.started_at < lost_after
+    return (
+        heartbeats.is_recent(previous_beat)
+        or started_lately
+        or not heartbeats.heartbeats_are_complete()
+    )
 
 
 def _run_tool(job: JobRead, ctx: JobContext) -> Ending | RetryLater:

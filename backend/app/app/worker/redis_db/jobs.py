@@ -34,6 +34,7 @@ ENDED_JOBS_SEPARATOR = "|"  # never in a state, so the last one in a field split
 # The move of a stored job from a live state to its end is counted for /metrics. A
 # worker that just took the job starts its heartbeat in the same trip.
 _SAVE_NEWER_SNAPSHOT = """
+if ARGV[10] ~= '' then redis.call('SET', KEYS[5], ARGV[10], 'EX', ARGV[11]) end
 local stored = redis.call('HMGET', KEYS[1], 'version', 'state')
 if stored[1] and tonumber(stored[1]) > tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], 'snapshot', ARGV[1], 'version', ARGV[2], 'owner', ARGV[4],
@@ -46,7 +47,6 @@ if ARGV[8] == '1' then
   if stored[2] and stored[2] ~= ARGV[7] then redis.call('HINCRBY', KEYS[4], ARGV[9], 1) end
 end
 if ARGV[5] == '1' then redis.call('PUBLISH', KEYS[2], ARGV[1]) end
-if ARGV[10] ~= '' then redis.call('SET', KEYS[5], ARGV[10], 'EX', ARGV[11]) end
 return 1
 """
 
