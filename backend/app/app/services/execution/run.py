@@ -28,6 +28,7 @@ from app.db.autocommit import commit_each_statement
 from app.db.retry import retry_while_unreachable
 from app.models.job import ErrorType, JobError, JobState
 from app.schemas.job import JobRead
+from app.services.execution import running_limits
 from app.services.execution.runtime import WorkerRuntime, job_folder
 from app.services.execution.watchdog import watchdog
 from app.services.job_lifecycle import (
@@ -56,16 +57,21 @@ class RetryLater:
     message: str
 
 
-def run_job(session: Session, job_id: uuid.UUID, *, stop_stuck_tool: Callable[[], None]) -> None:
+def run_job(
+    session: Session,
+    job_id: uuid.UUID,
+    *,
+    owner_id: uuid.UUID | None = None,
+    stop_stuck_tool: Callable[[], None],
+) -> None:
     """Run the job's tool once and record how it ended. Safe to call twice for one job.
 
     `stop_stuck_tool` is called from another thread when the job was cancelled and the
-    tool did not stop within CANCEL_GRACE_SECONDS.
+    tool did not stop within CANCEL_GRACE_SECONDS. `owner_id` (from the task's message)
+    applies the owner's running limit.
     """
-    # Beat before the row says running, so the reaper never sees running without a heart.
-    previous_beat = heartbeats.beat_heart(job_id)
-    job = retry_while_unreachable(
-        session, "start job", lambda: _take(session, job_id, previous_beat)
+    job = running_limits.take_within_limit(
+        session, job_id, owner_id, lambda: _beat_and_take(session, job_id)
     )
     if job is None:
         return
@@ -85,6 +91,14 @@ def run_job(session: Session, job_id: uuid.UUID, *, stop_stuck_tool: Callable[[]
 def end_terminated_job(session: Session, job_id: uuid.UUID) -> None:
     """A job whose tool was terminated after a cancel: record it as cancelled."""
     retry_while_unreachable(session, "end job", lambda: end_job(session, job_id, Cancelled()))
+
+
+def _beat_and_take(session: Session, job_id: uuid.UUID) -> JobRead | None:
+    # Beat before the row says running, so the reaper never sees running without a heart.
+    previous_beat = heartbeats.beat_heart(job_id)
+    return retry_while_unreachable(
+        session, "start job", lambda: _take(session, job_id, previous_beat)
+    )
 
 
 def _take(session: Session, job_id: uuid.UUID, previous_beat: float | None) -> JobRead | None:

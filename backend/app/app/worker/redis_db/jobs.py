@@ -31,9 +31,13 @@ ENDED_JOBS_SEPARATOR = "|"  # never in a state, so the last one in a field split
 # `owner` and `state` beside the snapshot let a reader authorise without parsing it. An
 # ended job's live log goes with its last transition: readers then use the stored log.
 # The move of a stored job from a live state to its end is counted for /metrics.
+# The owner's set of queued jobs (app.worker.redis_db.queued_jobs) follows the state:
+# adding or removing an id twice changes nothing, so a repeated mirror cannot skew it.
 _SAVE_NEWER_SNAPSHOT = """
 local stored = redis.call('HMGET', KEYS[1], 'version', 'state')
 if stored[1] and tonumber(stored[1]) > tonumber(ARGV[2]) then return 0 end
+if ARGV[7] == 'queued' then redis.call('SADD', KEYS[5], ARGV[10])
+else redis.call('SREM', KEYS[5], ARGV[10]) end
 redis.call('HSET', KEYS[1], 'snapshot', ARGV[1], 'version', ARGV[2], 'owner', ARGV[4],
   'state', ARGV[7])
 redis.call('HDEL', KEYS[1], 'progress', 'message')
@@ -79,7 +83,13 @@ def save_new_jobs(jobs: Sequence[JobRead]) -> None:
 def _snapshot_of(job: JobRead, *, publish: bool, sent: bool) -> tuple[list[str], list[str | float]]:
     """The keys and arguments of _SAVE_NEWER_SNAPSHOT for this job."""
     return (
-        [keys.job(job.id), keys.job_channel(job.id), keys.live_log(job.id), keys.ENDED_JOBS],
+        [
+            keys.job(job.id),
+            keys.job_channel(job.id),
+            keys.live_log(job.id),
+            keys.ENDED_JOBS,
+            keys.queued_jobs(job.owner_id),
+        ],
         [
             job.model_dump_json(),
             job.updated_at.timestamp(),
@@ -90,6 +100,7 @@ def _snapshot_of(job: JobRead, *, publish: bool, sent: bool) -> tuple[list[str],
             job.state.value,
             int(job.state.is_terminal),
             f"{job.tool}{ENDED_JOBS_SEPARATOR}{job.state.value}",
+            str(job.id),
         ],
     )
 
