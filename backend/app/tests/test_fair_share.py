@@ -36,9 +36,9 @@ def rabbitmq_url() -> str:
         pytest.skip(f"RabbitMQ does not answer: {found.stderr.strip()}")
     if RABBITMQ_VHOST not in found.stdout.split():
         subprocess.run(["rabbitmqctl", "-q", "add_vhost", RABBITMQ_VHOST], check=True)
+        permissions = ["guest", ".*", ".*", ".*"]
         subprocess.run(
-            ["rabbitmqctl", "-q", "set_permissions", "-p", RABBITMQ_VHOST]
-            + ["guest", ".*", ".*", ".*"],
+            ["rabbitmqctl", "-q", "set_permissions", "-p", RABBITMQ_VHOST, *permissions],
             check=True,
         )
     return f"amqp://guest:guest@127.0.0.1:5672/{RABBITMQ_VHOST}"
