@@ -81,7 +81,10 @@ def _running_limit(session: Session, owner_id: uuid.UUID) -> int:
     global _overrides, _overrides_read_at
     with _overrides_lock:
         if time.monotonic() - _overrides_read_at > RUNNING_LIMITS_TTL_SECONDS:
-            _overrides = quota_crud.running_limit_overrides(session)
+            _overrides = retry_while_unreachable(
+                session, "running limits", lambda: quota_crud.running_limit_overrides(session)
+            )
+            # The take that follows begins its own transaction (it commits each statement).
             session.rollback()
             _overrides_read_at = time.monotonic()
         return _overrides.get(owner_id, settings.MAX_RUNNING_JOBS_PER_USER)
