@@ -510,6 +510,7 @@ def measure_drains(args: argparse.Namespace) -> dict[str, Any]:
     """Each system drains a full queue in turn, round after round, so that a slow phase of
     the machine falls on all three alike."""
     systems = {"tooljobs": drain_tooljobs, "naive_peer": drain_peer, "bare_celery": drain_bare_celery}
+    systems = {name: measure for name, measure in systems.items() if name in args.drain_systems}
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in systems}
     for _ in range(args.runs):
         for name, measure in systems.items():
@@ -583,9 +584,16 @@ def main() -> None:
     parser.add_argument("--backlog-jobs", type=int, default=5000, help="a heavy user's, for fair share")
     parser.add_argument("--small-rows", type=int, default=10_000)
     parser.add_argument("--large-rows", type=int, default=1_000_000)
+    parser.add_argument("--drain-systems", default="tooljobs,naive_peer,bare_celery",
+                        help="which systems the drains measure (comma-separated)")
+    parser.add_argument("--drains-only", action="store_true",
+                        help="only the drains (a few minutes): the worker-cost figures while working on them")
     args = parser.parse_args()
     fresh_databases()
     prepare_tooljobs()
+    if args.drains_only:
+        print(json.dumps(measure_drains(args), indent=2))
+        return
     started = time.monotonic()
     results = {
         # First, while the job table is small: the drains count its ended jobs.

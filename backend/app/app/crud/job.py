@@ -4,9 +4,9 @@ import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any, TypedDict, Unpack
+from typing import Any, TypedDict, Unpack, cast
 
-from sqlalchemy import Row, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Row, Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningUpdate
 
@@ -15,6 +15,7 @@ from app.models.job import TERMINAL_STATES, Job, JobError, JobState, JobTombston
 # A job's row as an UPDATE ... RETURNING gives it: every column, by name, as on a Job.
 JobRow = Row[Any]
 _JobUpdate = ReturningUpdate[tuple[Job]]
+_JOB_TABLE = cast(Table, Job.__table__)
 
 
 class JobChanges(TypedDict, total=False):
@@ -31,14 +32,27 @@ class JobChanges(TypedDict, total=False):
 
 
 def create_job(session: Session, job: Job) -> Job:
-    session.add(job)
-    session.flush()
+    create_jobs(session, [job])
     return job
 
 
 def create_jobs(session: Session, jobs: Sequence[Job]) -> None:
-    session.add_all(jobs)
-    session.flush()
+    """Insert new jobs, their column defaults filled in on the objects. A Core insert:
+    the ORM's unit of work cost a submit more than the statement itself. The objects
+    stay outside the session, with every column set."""
+    session.connection().execute(insert(_JOB_TABLE), [_row_of(job) for job in jobs])
+
+
+def _row_of(job: Job) -> dict[str, object]:
+    row = {}
+    for column in Job.__table__.columns:
+        value = getattr(job, column.key)
+        if value is None and column.default is not None:
+            default = column.default
+            value = default.arg(None) if default.is_callable else default.arg
+            setattr(job, column.key, value)
+        row[column.key] = value
+    return row
 
 
 def delete_jobs(session: Session, job_ids: Sequence[uuid.UUID]) -> None:
@@ -68,42 +82,50 @@ def transition_job(
     The state check and the write are one statement, so two processes racing on the
     same job (a worker finishing it, the reaper failing it) cannot both win.
     """
-    statement = _transition_statement(tuple(sorted(changes)))
+    statement = _transition_statement(tuple(sorted(changes)), _states_key(from_states))
     parameters = {f"new_{name}": value for name, value in changes.items()}
-    return _execute_transition(session, statement, job_id, from_states, parameters)
+    return _execute_transition(session, statement, job_id, parameters)
 
 
 def start_job(
     session: Session, job_id: uuid.UUID, from_states: Collection[JobState], now: datetime
 ) -> JobRow | None:
     """`transition_job` to running, with attempt + 1 and the progress of the last run reset."""
-    return _execute_transition(session, _start_statement(), job_id, from_states, {"now": now})
+    statement = _start_statement(_states_key(from_states))
+    return _execute_transition(session, statement, job_id, {"now": now})
 
 
 def _execute_transition(
     session: Session,
     statement: _JobUpdate,
     job_id: uuid.UUID,
-    from_states: Collection[JobState],
     parameters: dict[str, object],
 ) -> JobRow | None:
     # Core on the session's connection: a job's transitions are the worker's hottest SQL,
     # and the ORM's bulk-update bookkeeping cost more than the statement itself.
-    parameters.update(job_id=job_id, from_states=list(from_states))
+    parameters["job_id"] = job_id
     return session.connection().execute(statement, parameters).one_or_none()
 
 
+def _states_key(states: Collection[JobState]) -> tuple[JobState, ...]:
+    return tuple(sorted(set(states)))
+
+
 @cache
-def _transition_statement(columns: tuple[str, ...]) -> _JobUpdate:
-    # Built once per set of columns: building a statement costs more than running it.
+def _transition_statement(
+    columns: tuple[str, ...], from_states: tuple[JobState, ...]
+) -> _JobUpdate:
+    # Built once per set of columns and of states: building a statement costs more than
+    # running it.
     job = Job.__table__
     return _guarded_update(
-        {name: bindparam(f"new_{name}", type_=job.c[name].type) for name in columns}
+        {name: bindparam(f"new_{name}", type_=job.c[name].type) for name in columns},
+        from_states,
     )
 
 
 @cache
-def _start_statement() -> _JobUpdate:
+def _start_statement(from_states: tuple[JobState, ...]) -> _JobUpdate:
     job = Job.__table__
     now = bindparam("now", type_=job.c.started_at.type)
     return _guarded_update(
@@ -114,16 +136,17 @@ def _start_statement() -> _JobUpdate:
             "updated_at": now,
             "progress": 0.0,
             "message": None,
-        }
+        },
+        from_states,
     )
 
 
-def _guarded_update(values: dict[str, object]) -> _JobUpdate:
+def _guarded_update(values: dict[str, object], from_states: tuple[JobState, ...]) -> _JobUpdate:
+    # The states as values of the statement, not an expanding IN parameter: that one is
+    # rendered again at every run.
     return (
         update(Job)
-        .where(
-            Job.id == bindparam("job_id"), Job.state.in_(bindparam("from_states", expanding=True))
-        )
+        .where(Job.id == bindparam("job_id"), or_(*(Job.state == state for state in from_states)))
         .values(values)
         .returning(*Job.__table__.c)
     )

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, event
 logger = logging.getLogger("app.sql")
 
 
-def log_statements(engine: Engine) -> None:
+def log_statements(*engines: Engine) -> None:
     # A handler of its own: the servers configure no logging for the app's INFO lines,
     # and this switch must show them under uvicorn, celery and the console alike.
     handler = logging.StreamHandler()
@@ -19,8 +19,9 @@ def log_statements(engine: Engine) -> None:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    event.listen(engine, "before_cursor_execute", _started)
-    event.listen(engine, "after_cursor_execute", _finished)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", _started)
+        event.listen(engine, "after_cursor_execute", _finished)
 
 
 def _started(connection: Any, _cursor: Any, _statement: str, *_args: Any) -> None:

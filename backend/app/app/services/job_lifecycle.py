@@ -110,10 +110,11 @@ def _send(
     )
 
 
-def mirror_job(job: JobRead, *, publish: bool = True) -> None:
+def mirror_job(job: JobRead, *, publish: bool = True, start_heartbeat: bool = False) -> None:
     """Copy a committed transition to Redis and (unless `publish` is False) tell the
-    job's subscribers; a reader re-filling Redis from PostgreSQL publishes nothing."""
-    hot_jobs.save_job(job, publish=publish)
+    job's subscribers; a reader re-filling Redis from PostgreSQL publishes nothing.
+    `start_heartbeat`: the worker that took the job beats its heart, in the same trip."""
+    hot_jobs.save_job(job, publish=publish, start_heartbeat=start_heartbeat)
 
 
 def start_job(

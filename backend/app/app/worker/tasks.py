@@ -8,7 +8,7 @@ from celery.app.task import Context
 from celery.signals import task_revoked, worker_init, worker_process_init
 
 from app.core.celery_app import celery_app
-from app.db.session import SessionLocal, engine
+from app.db.session import SessionLocal, StatementSessionLocal, autocommit_engine, engine
 from app.services import webhooks
 from app.services.execution import run
 from app.services.housekeeping import reaper, resend, retention, schedule_dispatch
@@ -22,7 +22,7 @@ def run_job(job_id: str, owner_id: str | None = None) -> None:
         # Kills this pool process; the worker then records the job as cancelled (below).
         celery_app.control.revoke(job_id, terminate=True)
 
-    with SessionLocal() as session:
+    with StatementSessionLocal() as session:
         run.run_job(
             session,
             uuid.UUID(job_id),
@@ -86,3 +86,4 @@ def _report_broken_tools(**_: object) -> None:
 def _dispose_inherited_connections(**_: object) -> None:
     """A forked worker child must not reuse the connections of its parent."""
     engine.dispose(close=False)
+    autocommit_engine.dispose(close=False)

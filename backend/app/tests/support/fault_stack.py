@@ -15,15 +15,14 @@ from sqlalchemy import make_url
 
 from tests.support.environment import TEST_DATABASE_URL
 from tests.support.paths import PROJECT_DIR
+from tests.support.ports import free_ports
 from tests.support.processes import kill_worker, start_worker, stop
 from tests.support.users import auth, make_user
 from tests.support.waiting import wait_until
 
-# Ports of the fault stack (6395-6399 and 15432-15439 are reserved for it).
-REDIS_PORT = 6395
-BROKER_PROXY_PORT = 6396
-DATABASE_PROXY_PORT = 15432
-API_PORT = 15439
+# Ports of the fault stack, free when the run starts: two runs (or two xdist workers)
+# each get their own stack.
+REDIS_PORT, BROKER_PROXY_PORT, DATABASE_PROXY_PORT, API_PORT = free_ports(4)
 
 # Periods short enough that each case ends in seconds. Heartbeats come seldom enough
 # that a reaper trusting missing heartbeats right after Redis lost them would act on it.
@@ -92,6 +91,8 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
         )
         wait_until(self._answers, timeout=10)
+        # Answered by our server, not by one that took the port first.
+        assert self.process.poll() is None, f"redis-server could not start on {self.port}"
 
     def kill(self) -> None:
         if self.process is not None:

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from app.core.config import settings
 from app.crud import job as job_crud
-from app.db.autocommit import commit_each_statement
 from app.db.retry import retry_while_unreachable
+from app.db.transactions import in_one_transaction
 from app.models.job import ErrorType, JobError, JobState
 from app.schemas.job import JobRead
 from app.services.execution import running_limits
@@ -71,11 +71,16 @@ def run_job(
     applies the owner's running limit.
     """
     job = running_limits.take_within_limit(
-        session, job_id, owner_id, lambda: _beat_and_take(session, job_id)
+        session,
+        job_id,
+        owner_id,
+        lambda: retry_while_unreachable(session, "start job", lambda: _take(session, job_id)),
     )
     if job is None:
         return
-    mirror_job(job)
+    # The heart starts beating with the mirror; the reaper leaves a job alone for
+    # WORKER_LOST_AFTER_SECONDS after its start, so it never sees it without a heart.
+    mirror_job(job, start_heartbeat=True)
     with job_folder(job_id) as folder, ExitStack() as cleanup:
         runtime = WorkerRuntime(session, job_id, folder / "log.txt", cleanup)
         ctx = JobContext(job_id, folder / "work", runtime)
@@ -93,38 +98,33 @@ def end_terminated_job(session: Session, job_id: uuid.UUID) -> None:
     retry_while_unreachable(session, "end job", lambda: end_job(session, job_id, Cancelled()))
 
 
-def _beat_and_take(session: Session, job_id: uuid.UUID) -> JobRead | None:
-    # Beat before the row says running, so the reaper never sees running without a heart.
-    previous_beat = heartbeats.beat_heart(job_id)
-    return retry_while_unreachable(
-        session, "start job", lambda: _take(session, job_id, previous_beat)
-    )
-
-
-def _take(session: Session, job_id: uuid.UUID, previous_beat: float | None) -> JobRead | None:
+def _take(session: Session, job_id: uuid.UUID) -> JobRead | None:
     """queued -> running with attempt + 1; None when this delivery must not run the job."""
-    # Most deliveries find the job queued: one statement takes it. Each statement below
-    # is a transition on its own.
-    commit_each_statement(session)
-    started = start_job(session, job_id, [JobState.queued])
-    if started is None:
-        job = job_crud.get_job(session, job_id)
-        if job is None or job.state.is_terminal:
-            return None  # deleted, cancelled, or finished by an earlier delivery
-        if job.state is JobState.running:
-            if heartbeats.is_recent(previous_beat) or not heartbeats.heartbeats_are_complete():
-                # A live worker has it (a duplicate delivery), or may have it: Redis lost
-                # the beats lately. The reaper decides once they are back, by the heart
-                # as that worker left it: a delivery that does not run the job must not
-                # keep a dead worker's job alive.
-                heartbeats.restore_heartbeat(job_id, previous_beat)
-                return None
-            if job.attempt >= job.max_attempts:
-                end_job(session, job_id, WORKER_LOST)
-                return None
-        started = start_job(session, job_id, [JobState.queued, JobState.running])
-    session.commit()
-    return started
+    # Most deliveries find the job queued: one statement takes it.
+    return start_job(session, job_id, [JobState.queued]) or _take_again(session, job_id)
+
+
+def _take_again(session: Session, job_id: uuid.UUID) -> JobRead | None:
+    """A job not queued: a duplicate delivery, a lost worker's job handed back by the
+    broker, or a job that ended already."""
+    job = job_crud.get_job(session, job_id)
+    if job is None or job.state.is_terminal:
+        return None  # deleted, cancelled, or finished by an earlier delivery
+    if job.state is JobState.running:
+        # Beating its heart and reading the previous beat is one step, so that of two
+        # deliveries at once only one finds the heart silent.
+        previous_beat = heartbeats.beat_heart(job_id)
+        if heartbeats.is_recent(previous_beat) or not heartbeats.heartbeats_are_complete():
+            # A live worker has it (a duplicate delivery), or may have it: Redis lost
+            # the beats lately. The reaper decides once they are back, by the heart
+            # as that worker left it: a delivery that does not run the job must not
+            # keep a dead worker's job alive.
+            heartbeats.restore_heartbeat(job_id, previous_beat)
+            return None
+        if job.attempt >= job.max_attempts:
+            end_job(session, job_id, WORKER_LOST)
+            return None
+    return start_job(session, job_id, [JobState.queued, JobState.running])
 
 
 def _run_tool(job: JobRead, ctx: JobContext) -> Ending | RetryLater:
@@ -168,12 +168,11 @@ def _record(session: Session, job: JobRead, ctx: JobContext, outcome: Ending | R
     if isinstance(outcome, RetryLater):
         backoff = settings.RETRY_BACKOFF_SECONDS * 2 ** (job.attempt - 1)
         countdown = min(backoff, settings.RETRY_BACKOFF_MAX_SECONDS) * random.uniform(0.5, 1.0)
-        commit_each_statement(session)
         requeue_job(session, job.id, message=outcome.message, countdown=countdown)
         return
-    if not ctx.artifacts:
-        # The ending alone is one statement; with artifacts, it commits with their rows.
-        commit_each_statement(session)
+    if ctx.artifacts:
+        # The ending and the artifacts' rows stand or fall together.
+        in_one_transaction(session)
     end_job(
         session,
         job.id,

@@ -20,6 +20,7 @@ from app.core.config import settings
 from app.crud import job as job_crud
 from app.crud import quota as quota_crud
 from app.db.retry import retry_while_unreachable
+from app.db.transactions import in_one_transaction
 from app.models.job import JobState
 from app.schemas.job import JobRead
 from app.services import quotas
@@ -48,7 +49,7 @@ def take_within_limit(
     limit = _running_limit(session, owner_id)
     if not limit:
         return take()
-    # Its own transaction, whose lock lasts until `take` has committed the start.
+    # Its own session, whose lock lasts until `take` has committed the start.
     with Session(bind=session.get_bind()) as turn:
         running = retry_while_unreachable(
             turn, "running limit", lambda: _lock_and_count(turn, owner_id, job_id)
@@ -60,6 +61,9 @@ def take_within_limit(
 
 
 def _lock_and_count(turn: Session, owner_id: uuid.UUID, job_id: uuid.UUID) -> int:
+    # A transaction, though the worker's sessions commit each statement as they run: the
+    # lock is held until it ends.
+    in_one_transaction(turn)
     quota_crud.lock_owner_starts(turn, owner_id)
     # After the lock, so that the count sees every start committed under it.
     return quota_crud.count_running_jobs(turn, owner_id, other_than=job_id)
@@ -84,7 +88,5 @@ def _running_limit(session: Session, owner_id: uuid.UUID) -> int:
             _overrides = retry_while_unreachable(
                 session, "running limits", lambda: quota_crud.running_limit_overrides(session)
             )
-            # The take that follows begins its own transaction (it commits each statement).
-            session.rollback()
             _overrides_read_at = time.monotonic()
         return _overrides.get(owner_id, settings.MAX_RUNNING_JOBS_PER_USER)

@@ -12,7 +12,7 @@ from app.worker.redis_db.connection import best_effort, client
 def beat_heart(job_id: uuid.UUID) -> float | None:
     """Refresh the job's heartbeat; the one it replaced (seconds since the epoch), or
     None when there was none or Redis does not answer."""
-    previous = client().set(keys.heartbeat(job_id), time.time(), ex=_lifetime(), get=True)
+    previous = client().set(keys.heartbeat(job_id), time.time(), ex=lifetime_seconds(), get=True)
     return None if previous is None else float(previous)
 
 
@@ -22,7 +22,7 @@ def restore_heartbeat(job_id: uuid.UUID, beat: float | None) -> None:
     the time it had left."""
     key = keys.heartbeat(job_id)
     if beat is not None:
-        left = beat + _lifetime() - time.time()
+        left = beat + lifetime_seconds() - time.time()
         if left > 0:
             client().set(key, beat, px=int(left * 1000))
             return
@@ -61,6 +61,6 @@ def _hot_state_age() -> float:
     return now - float(since)
 
 
-def _lifetime() -> int:
+def lifetime_seconds() -> int:
     """Seconds a heartbeat key lives: a little longer than the reaper waits for one."""
     return int(settings.WORKER_LOST_AFTER_SECONDS) + 1

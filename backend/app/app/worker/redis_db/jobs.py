@@ -6,6 +6,7 @@ running tool, overlaid on the snapshot while it runs).
 """
 
 import json
+import time
 import uuid
 from collections.abc import Sequence
 from functools import cache
@@ -15,7 +16,7 @@ from redis.commands.core import Script
 from app.core.config import settings
 from app.models.job import JobState
 from app.schemas.job import JobRead
-from app.worker.redis_db import keys
+from app.worker.redis_db import heartbeats, keys
 from app.worker.redis_db.connection import (
     async_client,
     best_effort,
@@ -30,14 +31,15 @@ ENDED_JOBS_SEPARATOR = "|"  # never in a state, so the last one in a field split
 # Redis from PostgreSQL must never overwrite a newer transition mirrored by a worker.
 # `owner` and `state` beside the snapshot let a reader authorise without parsing it. An
 # ended job's live log goes with its last transition: readers then use the stored log.
-# The move of a stored job from a live state to its end is counted for /metrics.
-# The owner's set of queued jobs (app.worker.redis_db.queued_jobs) follows the state:
-# adding or removing an id twice changes nothing, so a repeated mirror cannot skew it.
+# The move of a stored job from a live state to its end is counted for /metrics. A
+# worker that just took the job starts its heartbeat in the same trip. The owner's set
+# of queued jobs (app.worker.redis_db.queued_jobs) follows the state: adding or
+# removing an id twice changes nothing, so a repeated mirror cannot skew it.
 _SAVE_NEWER_SNAPSHOT = """
 local stored = redis.call('HMGET', KEYS[1], 'version', 'state')
 if stored[1] and tonumber(stored[1]) > tonumber(ARGV[2]) then return 0 end
-if ARGV[7] == 'queued' then redis.call('SADD', KEYS[5], ARGV[10])
-else redis.call('SREM', KEYS[5], ARGV[10]) end
+if ARGV[7] == 'queued' then redis.call('SADD', KEYS[6], ARGV[12])
+else redis.call('SREM', KEYS[6], ARGV[12]) end
 redis.call('HSET', KEYS[1], 'snapshot', ARGV[1], 'version', ARGV[2], 'owner', ARGV[4],
   'state', ARGV[7])
 redis.call('HDEL', KEYS[1], 'progress', 'message')
@@ -48,6 +50,7 @@ if ARGV[8] == '1' then
   if stored[2] and stored[2] ~= ARGV[7] then redis.call('HINCRBY', KEYS[4], ARGV[9], 1) end
 end
 if ARGV[5] == '1' then redis.call('PUBLISH', KEYS[2], ARGV[1]) end
+if ARGV[10] ~= '' then redis.call('SET', KEYS[5], ARGV[10], 'EX', ARGV[11]) end
 return 1
 """
 
@@ -58,13 +61,18 @@ def _save_newer_snapshot() -> Script:
 
 
 @best_effort(False)
-def save_job(job: JobRead, *, publish: bool = True, sent: bool = False) -> bool:
+def save_job(
+    job: JobRead, *, publish: bool = True, sent: bool = False, start_heartbeat: bool = False
+) -> bool:
     """Mirror a committed transition and tell the job's subscribers; `sent` also marks
-    that the broker has the job's task, so the re-send sweep leaves it alone.
+    that the broker has the job's task, so the re-send sweep leaves it alone;
+    `start_heartbeat` beats the job's heart (heartbeats.beat_heart) in the same trip.
 
     False when Redis already holds a newer snapshot of this job, or does not answer.
     """
-    snapshot_keys, snapshot_args = _snapshot_of(job, publish=publish, sent=sent)
+    snapshot_keys, snapshot_args = _snapshot_of(
+        job, publish=publish, sent=sent, start_heartbeat=start_heartbeat
+    )
     written = _save_newer_snapshot()(keys=snapshot_keys, args=snapshot_args)
     return bool(written)
 
@@ -80,15 +88,14 @@ def save_new_jobs(jobs: Sequence[JobRead]) -> None:
         pipeline.execute()
 
 
-def _snapshot_of(job: JobRead, *, publish: bool, sent: bool) -> tuple[list[str], list[str | float]]:
+def _snapshot_of(
+    job: JobRead, *, publish: bool, sent: bool, start_heartbeat: bool = False
+) -> tuple[list[str], list[str | float]]:
     """The keys and arguments of _SAVE_NEWER_SNAPSHOT for this job."""
     return (
         [
-            keys.job(job.id),
-            keys.job_channel(job.id),
-            keys.live_log(job.id),
-            keys.ENDED_JOBS,
-            keys.queued_jobs(job.owner_id),
+            *[keys.job(job.id), keys.job_channel(job.id), keys.live_log(job.id)],
+            *[keys.ENDED_JOBS, keys.heartbeat(job.id), keys.queued_jobs(job.owner_id)],
         ],
         [
             job.model_dump_json(),
@@ -100,6 +107,8 @@ def _snapshot_of(job: JobRead, *, publish: bool, sent: bool) -> tuple[list[str],
             job.state.value,
             int(job.state.is_terminal),
             f"{job.tool}{ENDED_JOBS_SEPARATOR}{job.state.value}",
+            time.time() if start_heartbeat else "",
+            heartbeats.lifetime_seconds(),
             str(job.id),
         ],
     )
