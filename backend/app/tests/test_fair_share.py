@@ -13,8 +13,9 @@ from fastapi.testclient import TestClient
 
 from app.core.celery_app import celery_app
 from app.core.config import settings
+from app.db.base_class import utcnow
 from app.db.session import SessionLocal
-from app.models.job import Job, JobState
+from app.models.job import Job
 from tests.support.job_api import submit, wait_for_end
 from tests.support.processes import start_worker, stop
 from tests.support.waiting import wait_until
@@ -59,12 +60,12 @@ def broker_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     celery_app.control.purge()
 
 
-def started_at(job_id: str) -> tuple[datetime, datetime]:
+def started_at(job_id: str) -> datetime:
     with SessionLocal() as session:
         job = session.get(Job, uuid.UUID(job_id))
         assert job is not None
         assert job.started_at is not None
-        return job.created_at, job.started_at
+        return job.started_at
 
 
 def heavy_started_between(owner_id: str, after: datetime, until: datetime) -> int:
@@ -115,14 +116,18 @@ def test_a_light_users_job_overtakes_a_heavy_users_deep_backlog(
         # The light job comes while the worker is busy with the heavy backlog.
         wait_until(lambda: ended_jobs(heavy_id) >= 20, timeout=60)
         light_job = submit(client, light).json()["id"]
+        # From when the broker has it: how long the submit took is not the broker's doing.
+        queued_at = utcnow()
         assert wait_for_end(client, light, light_job)["state"] == "succeeded"
     finally:
         stop(worker)
-    submitted, light_started = started_at(light_job)
+    light_started = started_at(light_job)
     # Behind it: only what the worker had in hand when it came (a job or two), not the
     # heavy user's backlog, which was still deep when it started.
-    assert heavy_started_between(heavy_id, submitted, light_started) <= 24
-    assert not_started_by(heavy_id, light_started) >= HEAVY_BACKLOG - 200
+    overtaking = heavy_started_between(heavy_id, queued_at, light_started)
+    left = not_started_by(heavy_id, light_started)
+    assert overtaking <= 24, f"{overtaking} heavy jobs started before it, {left} left"
+    assert left >= HEAVY_BACKLOG // 2
 
 
 def running_at_once(owner_id: uuid.UUID) -> int:
@@ -159,7 +164,7 @@ def test_a_user_never_has_more_jobs_running_than_their_limit_and_all_end(
         limited = [submit(client, user_headers, **sleep).json()["id"] for _ in range(8)]
         others = [submit(client, other_user_headers, **sleep).json()["id"] for _ in range(4)]
         for job_id in limited:
-            job = wait_until(lambda j=job_id: _ended(client, user_headers, j), timeout=90)
+            job = wait_for_end(client, user_headers, job_id)
             # Held back, never failed, and no attempt used by the waits.
             assert (job["state"], job["attempt"]) == ("succeeded", 1)
         for job_id in others:
@@ -167,8 +172,3 @@ def test_a_user_never_has_more_jobs_running_than_their_limit_and_all_end(
     finally:
         stop(worker)
     assert running_at_once(limited_id) == 2
-
-
-def _ended(client: TestClient, headers: dict[str, str], job_id: str) -> dict[str, object] | None:
-    job: dict[str, object] = client.get(f"{API}/jobs/{job_id}", headers=headers).json()
-    return job if JobState(str(job["state"])).is_terminal else None
