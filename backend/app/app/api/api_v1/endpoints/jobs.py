@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from app.api.deps import CurrentPrincipal, Offset, SessionDep
+from app.api.deps import CurrentPrincipal, Offset, SessionDep, StatementSessionDep
 from app.api.downloads import download
 from app.api.responses import error, not_found
 from app.api.routing import ApiRoute
@@ -43,7 +43,7 @@ NOT_FOUND = not_found("No such job, or not yours.")
     responses=SUBMIT_RESPONSES,
 )
 def submit_job(
-    session: SessionDep,
+    session: StatementSessionDep,
     principal: CurrentPrincipal,
     body: JobCreate,
     idempotency_key: IdempotencyKey = None,

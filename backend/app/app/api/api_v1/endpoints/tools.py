@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import Field, create_model
 
-from app.api.deps import CurrentPrincipal, SessionDep
+from app.api.deps import CurrentPrincipal, StatementSessionDep
 from app.api.responses import error
 from app.api.routing import ApiRoute
 from app.api.submissions import SUBMIT_RESPONSES, IdempotencyKey, accepted
@@ -56,7 +56,7 @@ def _add_typed_submit_route(tool: ToolRead, inputs_type: Any) -> None:
     )
 
     def submit(
-        session: SessionDep,
+        session: StatementSessionDep,
         principal: CurrentPrincipal,
         body: Any,
         idempotency_key: IdempotencyKey = None,
