@@ -346,11 +346,37 @@ def bulk_submit(system: System, jobs: int, batch: int) -> dict[str, float]:
         return {"jobs_per_s": jobs / (time.perf_counter() - started)}
 
 
-def tooljobs_system(api: str) -> System:
+def tooljobs_system(api: str, email: str = "admin@example.com", password: str = "bench-password") -> System:
     token = httpx.post(f"{api}/login/access-token",
-                       data={"username": "admin@example.com", "password": "bench-password"}).json()["access_token"]
+                       data={"username": email, "password": password}).json()["access_token"]
     return System("tooljobs", api, {"tool": "echo", "inputs": {"message": "hi"}},
                   headers={"Authorization": f"Bearer {token}"})
+
+
+def light_user(admin: System) -> System:
+    """A second user, made by the admin, with nothing queued."""
+    email, password = "light@example.com", "light-password"
+    httpx.post(f"{admin.api}/users", headers=admin.headers,
+               json={"email": email, "password": password}).raise_for_status()
+    return tooljobs_system(admin.api, email, password)
+
+
+def light_user_wait(heavy: System, light: System, backlog: int) -> dict[str, float]:
+    """Fair share: `heavy` queues `backlog` jobs (bulk), then `light`, with nothing queued,
+    submits one. Its wait from submit to end (polled every 5 ms), against how long the
+    backlog took to drain (what a first-come-first-served queue would have made it wait)."""
+    started = time.perf_counter()
+    bulk_submit(heavy, backlog, 500)
+    with httpx.Client(timeout=60) as client:
+        submitted = time.perf_counter()
+        job_id = light.submit(client)
+        while light.state(client, job_id) not in TERMINAL:
+            time.sleep(0.005)
+        waited = time.perf_counter() - submitted
+        heavy_left = int(psql("tooljobs_bench", "SELECT count(*) FROM job WHERE state = 'queued'"))
+    wait_until(tooljobs_drained, timeout=900, what="the heavy backlog")
+    return {"light_wait_ms": waited * 1000, "backlog_drain_ms": (time.perf_counter() - started) * 1000,
+            "heavy_queued_at_light_end": float(heavy_left)}
 
 
 def drain_tooljobs(jobs: int) -> dict[str, float]:
@@ -406,6 +432,8 @@ def measure_tooljobs(args: argparse.Namespace) -> dict[str, Any]:
         results["poll"] = repeated(args.runs, lambda: poll_load(system, finished, args.seconds))
         results["e2e"] = repeated(args.runs, lambda: end_to_end(system, args.e2e_jobs))
         results["e2e_wait"] = repeated(args.runs, lambda: end_to_end(system, args.e2e_jobs, wait=True))
+        light = light_user(system)
+        results["fair_share"] = repeated(args.runs, lambda: light_user_wait(system, light, args.backlog_jobs))
         results["completed"] = repeated(
             args.runs, lambda: completed_under_load(system, args.seconds, tooljobs_counts, tooljobs_drained))
         results["memory"] = worker_memory(system, worker_pid, args.memory_jobs)
@@ -539,7 +567,10 @@ def table(results: dict[str, Any]) -> list[str]:
         row(f"{label}, 1M/10k rows", ours["rows_large"][key], ours["rows_small"][key], "lower", 1.5)
     memory = ours["memory"]
     row("worker RSS MiB, 20k/1k jobs", fixed(memory["rss_end_mib"]), fixed(memory["rss_1000_mib"]), "lower", 1.1)
-    lines.append("against: the naive peer; bare Celery, single submits or 10k rows where the label says")
+    fair = ours["fair_share"]
+    row("light user's wait / backlog drain ms", fair["light_wait_ms"], fair["backlog_drain_ms"], "lower", 0.1)
+    lines.append("against: the naive peer; bare Celery, single submits, 10k rows, 1k jobs or the backlog's drain "
+                 "where the label says")
     return lines
 
 
@@ -556,6 +587,7 @@ def main() -> None:
     parser.add_argument("--drain-jobs", type=int, default=2000, help="queued for each drain")
     parser.add_argument("--bulk-jobs", type=int, default=2000, help="per bulk-submit run")
     parser.add_argument("--memory-jobs", type=int, default=20_000)
+    parser.add_argument("--backlog-jobs", type=int, default=5000, help="a heavy user's, for fair share")
     parser.add_argument("--small-rows", type=int, default=10_000)
     parser.add_argument("--large-rows", type=int, default=1_000_000)
     parser.add_argument("--drain-systems", default="tooljobs,naive_peer,bare_celery",

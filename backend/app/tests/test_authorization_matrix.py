@@ -211,6 +211,11 @@ EXPECTED: dict[str, Row] = {
         superuser_only(201),
         request=lambda world: {"json": {"email": world.new_email(), "password": "long-enough"}},
     ),
+    f"PATCH {API}/users/{{user_id}}": Row(
+        superuser_only(200),
+        path=lambda world: {"user_id": world.owner_id},
+        request=lambda world: {"json": {"max_queued_jobs": 50}},
+    ),
     f"POST {API}/users/me/api-keys": Row(
         signed_in(201), request=lambda world: {"json": {"name": "n"}}
     ),

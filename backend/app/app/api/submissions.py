@@ -13,7 +13,10 @@ SUBMIT_RESPONSES: Responses = {
     200: {"description": "The Idempotency-Key replayed an earlier submission: its job."},
     409: error("The Idempotency-Key was used for a different request."),
     422: {"description": "Unknown tool, or inputs that fail the tool's model (see `loc`)."},
-    429: error("Too many submissions: try again after `Retry-After` seconds."),
+    429: error(
+        "Too many submissions, or your queued jobs are at your limit (the detail names "
+        "which): try again after `Retry-After` seconds."
+    ),
     503: error("The queue is down; nothing was submitted."),
 }
 

@@ -132,6 +132,18 @@ class Settings(BaseSettings):
     RATE_LIMIT_LOGIN_PER_MINUTE: int = Field(default=10, ge=0)
     RATE_LIMIT_LOGIN_PER_ADDRESS_PER_MINUTE: int = Field(default=60, ge=0)
 
+    # Quotas per user, which a superuser may set otherwise for one user; 0 turns one off.
+    # Queued jobs: a submit past it is a 429. Far above any honest backlog (a hundred full
+    # batches), it stops a runaway script from filling the queue and Redis.
+    MAX_QUEUED_JOBS_PER_USER: int = Field(default=100_000, ge=0)
+    # Running jobs: a user's further jobs wait queued. Off by default: fair dispatch
+    # already keeps a backlog from starving others at no cost per job, while a cap costs
+    # a locked check per job of a capped user and leaves slots idle when only they have
+    # work. Set it where teams share workers.
+    MAX_RUNNING_JOBS_PER_USER: int = Field(default=0, ge=0)
+    # A job held back by its owner's running limit is offered again this much later.
+    RUNNING_LIMIT_RETRY_SECONDS: float = Field(default=2.0, gt=0)
+
     @property
     def cors_origins(self) -> list[str]:
         # A browser's Origin header has no path, not even "/".

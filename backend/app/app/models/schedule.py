@@ -2,7 +2,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base_class import Base, utcnow
@@ -43,5 +43,9 @@ class Schedule(Base):
     next_run_at: Mapped[datetime | None]
     last_run_at: Mapped[datetime | None]
     run_count: Mapped[int] = mapped_column(default=0)
+    # The last slot that created no job, and why (its owner's queued limit, a tool or
+    # inputs that are no longer valid).
+    last_skipped_at: Mapped[datetime | None]
+    last_skip_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

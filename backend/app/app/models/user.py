@@ -16,3 +16,7 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     is_superuser: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A superuser's override of MAX_QUEUED_JOBS_PER_USER and MAX_RUNNING_JOBS_PER_USER
+    # for this user: None follows the setting, 0 is no limit.
+    max_queued_jobs: Mapped[int | None]
+    max_running_jobs: Mapped[int | None]

@@ -111,5 +111,7 @@ class ScheduleRead(BaseModel):
     next_run_at: datetime | None
     last_run_at: datetime | None
     run_count: int
+    last_skipped_at: datetime | None
+    last_skip_reason: str | None
     created_at: datetime
     updated_at: datetime

@@ -23,6 +23,7 @@ from app.models.artifact import Artifact
 from app.models.job import ErrorType, JobError, JobState
 from app.schemas.job import JobRead
 from app.services import process_cache, webhooks
+from app.services.fair_share import fair_priority
 from app.services.storage_keys import job_prefix
 from app.tools.context import ArtifactInfo
 from app.tools.registry import get_tool
@@ -55,22 +56,24 @@ WORKER_LOST = Failed(
 )
 
 
-def send_job(job: JobRead, *, countdown: float | None = None) -> None:
-    """Hand the job's run to the broker, on its tool's queue, with its priority."""
-    _send(job, None, countdown)
+def send_job(job: JobRead, *, countdown: float | None = None, queued_before: int = 0) -> None:
+    """Hand the job's run to the broker, on its tool's queue, with its priority lowered
+    by its owner's backlog: `queued_before`, the jobs they had queued (fair_share)."""
+    _send(job, None, countdown, queued_before)
     # After the send, so that the snapshot can say the broker has the task.
     hot_jobs.save_job(job, sent=True)
 
 
-def send_new_jobs(jobs: Sequence[JobRead]) -> int:
-    """send_job for jobs queued together, over one broker connection, mirrored in one
-    Redis round trip. How many were sent: when the broker fails after the first, the
-    rest stay queued for the re-send sweep; when it fails at the first, it raises."""
+def send_new_jobs(jobs: Sequence[JobRead], *, queued_before: int = 0) -> int:
+    """send_job for jobs of one owner queued together, over one broker connection,
+    mirrored in one Redis round trip; each counts the ones before it in its owner's
+    backlog. How many were sent: when the broker fails after the first, the rest stay
+    queued for the re-send sweep; when it fails at the first, it raises."""
     sent = 0
     try:
         with celery_app.producer_or_acquire() as producer:
             for job in jobs:
-                _send(job, producer, None)
+                _send(job, producer, None, queued_before + sent)
                 sent += 1
     except Exception as error:
         if sent == 0:
@@ -80,15 +83,25 @@ def send_new_jobs(jobs: Sequence[JobRead]) -> int:
     return sent
 
 
-def _send(job: JobRead, producer: Producer | None, countdown: float | None) -> None:
+def offer_again(job: JobRead, *, countdown: float, queued_before: int) -> None:
+    """Send a queued job's run again `countdown` seconds from now, without a mirror:
+    its snapshot already says that the broker has it."""
+    _send(job, None, countdown, queued_before)
+
+
+def _send(
+    job: JobRead, producer: Producer | None, countdown: float | None, queued_before: int
+) -> None:
     # Without a producer, send_task takes one from the pool itself.
     tool = get_tool(job.tool)
     celery_app.send_task(
         TaskName.RUN_JOB,
         args=[str(job.id)],
+        # The owner lets the worker apply their running limit without asking the database.
+        kwargs={"owner_id": str(job.owner_id)},
         task_id=str(job.id),
         queue=tool.queue,
-        priority=broker_priority(job.priority),
+        priority=broker_priority(fair_priority(job.priority, queued_before)),
         countdown=countdown,
         soft_time_limit=tool.time_limit_seconds,
         # The hard limit is a backstop for a tool that ignores the soft one.

@@ -17,13 +17,18 @@ from app.worker.task_routes import TaskName
 
 
 @celery_app.task(name=TaskName.RUN_JOB)
-def run_job(job_id: str) -> None:
+def run_job(job_id: str, owner_id: str | None = None) -> None:
     def stop_stuck_tool() -> None:
         # Kills this pool process; the worker then records the job as cancelled (below).
         celery_app.control.revoke(job_id, terminate=True)
 
     with StatementSessionLocal() as session:
-        run.run_job(session, uuid.UUID(job_id), stop_stuck_tool=stop_stuck_tool)
+        run.run_job(
+            session,
+            uuid.UUID(job_id),
+            owner_id=None if owner_id is None else uuid.UUID(owner_id),
+            stop_stuck_tool=stop_stuck_tool,
+        )
 
 
 @task_revoked.connect

@@ -30,6 +30,7 @@ from app.db.retry import retry_while_unreachable
 from app.db.transactions import in_one_transaction
 from app.models.job import ErrorType, Job, JobError, JobState
 from app.schemas.job import JobRead
+from app.services.execution import running_limits
 from app.services.execution.runtime import WorkerRuntime, job_folder
 from app.services.execution.watchdog import watchdog
 from app.services.job_lifecycle import (
@@ -58,13 +59,25 @@ class RetryLater:
     message: str
 
 
-def run_job(session: Session, job_id: uuid.UUID, *, stop_stuck_tool: Callable[[], None]) -> None:
+def run_job(
+    session: Session,
+    job_id: uuid.UUID,
+    *,
+    owner_id: uuid.UUID | None = None,
+    stop_stuck_tool: Callable[[], None],
+) -> None:
     """Run the job's tool once and record how it ended. Safe to call twice for one job.
 
     `stop_stuck_tool` is called from another thread when the job was cancelled and the
-    tool did not stop within CANCEL_GRACE_SECONDS.
+    tool did not stop within CANCEL_GRACE_SECONDS. `owner_id` (from the task's message)
+    applies the owner's running limit.
     """
-    job = retry_while_unreachable(session, "start job", lambda: _take(session, job_id))
+    job = running_limits.take_within_limit(
+        session,
+        job_id,
+        owner_id,
+        lambda: retry_while_unreachable(session, "start job", lambda: _take(session, job_id)),
+    )
     if job is None:
         return
     # The heart starts beating with the mirror; the reaper leaves a job alone for

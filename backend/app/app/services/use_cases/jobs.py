@@ -16,7 +16,7 @@ from app.db.base_class import utcnow
 from app.models.job import Job, JobState
 from app.schemas.job import JobBatchItem, JobFilters, JobOptions, JobPage, JobRead
 from app.schemas.user import Principal
-from app.services import process_cache
+from app.services import process_cache, quotas
 from app.services.errors import Conflict, FieldError, Gone, InvalidInput, NotFound, Unavailable
 from app.services.job_lifecycle import forget_job, mirror_job, send_job, send_new_jobs
 from app.services.new_jobs import new_job
@@ -38,7 +38,8 @@ def submit_job(
     """Validate, record, then send: the row is committed before a worker can see the task.
 
     Returns the job and whether it is new: a repeated Idempotency-Key with the same
-    request gives back the job it created the first time.
+    request gives back the job it created the first time. RateLimited when the owner's
+    queued jobs are at their limit.
     """
     job = new_job(session, owner.id, tool_name, inputs, options=options, schedule_id=schedule_id)
     job.idempotency_key = idempotency_key
@@ -46,6 +47,7 @@ def submit_job(
         earlier = job_crud.get_job_by_idempotency_key(session, owner.id, idempotency_key)
         if earlier is not None:
             return _replay(earlier, job), False
+    queued_before = quotas.admit_queued(session, owner.id, owner.max_queued_jobs, 1)
     try:
         job_crud.create_job(session, job)
         session.commit()
@@ -58,7 +60,7 @@ def submit_job(
         return _replay(earlier, job), False
     snapshot = JobRead.model_validate(job)
     try:
-        send_job(snapshot)
+        send_job(snapshot, queued_before=queued_before)
     except Exception as error:
         # Nothing was queued: keep no row a worker will never run, and say so.
         logger.warning("could not send job %s to the broker: %r", job.id, error)
@@ -75,12 +77,13 @@ def submit_jobs(
     error names the job's index), the new ones committed together, then sent.
 
     The ids answer in the order of `items`; an item whose idempotency_key was used
-    before answers with the earlier job.
+    before answers with the earlier job. RateLimited, with nothing queued, when the new
+    jobs do not all fit under the owner's queued-jobs limit.
     """
     jobs = _new_jobs(session, owner, items)
-    earlier, created = _record_new(session, owner, jobs)
+    earlier, created, queued_before = _record_new(session, owner, jobs)
     try:
-        send_new_jobs([JobRead.model_validate(job) for job in created])
+        send_new_jobs([JobRead.model_validate(job) for job in created], queued_before=queued_before)
     except Exception as error:
         logger.warning("could not send a batch of %d jobs to the broker: %r", len(created), error)
         job_crud.delete_jobs(session, [job.id for job in created])
@@ -123,9 +126,9 @@ def _new_jobs(session: Session, owner: Principal, items: Sequence[JobBatchItem])
 
 def _record_new(
     session: Session, owner: Principal, jobs: Sequence[Job]
-) -> tuple[dict[str | None, Job], list[Job]]:
-    """Commit the jobs whose key was not used before; the earlier jobs by key, and the
-    jobs committed now."""
+) -> tuple[dict[str | None, Job], list[Job], int]:
+    """Commit the jobs whose key was not used before; the earlier jobs by key, the jobs
+    committed now, and how many the owner had queued before them."""
     try:
         return _commit_new(session, owner, jobs)
     except IntegrityError:
@@ -137,12 +140,17 @@ def _record_new(
 
 def _commit_new(
     session: Session, owner: Principal, jobs: Sequence[Job]
-) -> tuple[dict[str | None, Job], list[Job]]:
+) -> tuple[dict[str | None, Job], list[Job], int]:
     earlier = _replays(session, owner, jobs)
     created = [job for job in jobs if job.idempotency_key not in earlier]
+    queued_before = (
+        quotas.admit_queued(session, owner.id, owner.max_queued_jobs, len(created))
+        if created
+        else 0
+    )
     job_crud.create_jobs(session, created)
     session.commit()
-    return earlier, created
+    return earlier, created, queued_before
 
 
 def _replays(session: Session, owner: Principal, jobs: Sequence[Job]) -> dict[str | None, Job]:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.security import hash_password, verify_password
 from app.crud import user as user_crud
-from app.schemas.user import Principal, UserCreate, UserRead
+from app.schemas.user import Principal, UserCreate, UserRead, UserUpdate
 from app.services import process_cache
 from app.services.errors import Conflict, NotFound
 from app.worker.redis_db import caches
@@ -84,3 +84,18 @@ def get_user(session: Session, user_id: uuid.UUID) -> UserRead:
 def list_users(session: Session, *, offset: int, limit: int) -> list[UserRead]:
     users = user_crud.list_users(session, offset=offset, limit=limit)
     return [UserRead.model_validate(user) for user in users]
+
+
+def update_user(session: Session, user_id: uuid.UUID, changes: UserUpdate) -> UserRead:
+    """Change what `changes` gives (a superuser's use-case); every process sees the
+    change at the user's next request."""
+    user = user_crud.get_user(session, user_id)
+    if user is None:
+        raise NotFound("user not found")
+    for name, value in changes.model_dump(exclude_unset=True).items():
+        setattr(user, name, value)
+    session.commit()
+    # The cached principal carries the queued-jobs limit: replace it, and drop the copies.
+    caches.save_principal(Principal.model_validate(user))
+    process_cache.forget("principal", user.id)
+    return UserRead.model_validate(user)

@@ -32,11 +32,15 @@ ENDED_JOBS_SEPARATOR = "|"  # never in a state, so the last one in a field split
 # `owner` and `state` beside the snapshot let a reader authorise without parsing it. An
 # ended job's live log goes with its last transition: readers then use the stored log.
 # The move of a stored job from a live state to its end is counted for /metrics. A
-# worker that just took the job starts its heartbeat in the same trip.
+# worker that just took the job starts its heartbeat in the same trip. The owner's set
+# of queued jobs (app.worker.redis_db.queued_jobs) follows the state: adding or
+# removing an id twice changes nothing, so a repeated mirror cannot skew it.
 _SAVE_NEWER_SNAPSHOT = """
 if ARGV[10] ~= '' then redis.call('SET', KEYS[5], ARGV[10], 'EX', ARGV[11]) end
 local stored = redis.call('HMGET', KEYS[1], 'version', 'state')
 if stored[1] and tonumber(stored[1]) > tonumber(ARGV[2]) then return 0 end
+if ARGV[7] == 'queued' then redis.call('SADD', KEYS[6], ARGV[12])
+else redis.call('SREM', KEYS[6], ARGV[12]) end
 redis.call('HSET', KEYS[1], 'snapshot', ARGV[1], 'version', ARGV[2], 'owner', ARGV[4],
   'state', ARGV[7])
 redis.call('HDEL', KEYS[1], 'progress', 'message')
@@ -91,7 +95,7 @@ def _snapshot_of(
     return (
         [
             *[keys.job(job.id), keys.job_channel(job.id), keys.live_log(job.id)],
-            *[keys.ENDED_JOBS, keys.heartbeat(job.id)],
+            *[keys.ENDED_JOBS, keys.heartbeat(job.id), keys.queued_jobs(job.owner_id)],
         ],
         [
             job.model_dump_json(),
@@ -105,6 +109,7 @@ def _snapshot_of(
             f"{job.tool}{ENDED_JOBS_SEPARATOR}{job.state.value}",
             time.time() if start_heartbeat else "",
             heartbeats.lifetime_seconds(),
+            str(job.id),
         ],
     )
 

@@ -49,5 +49,15 @@ def api_key_owner(key_hash: str) -> str:
     return f"{PREFIX}:api-key:{key_hash}"
 
 
+def queued_jobs(owner_id: uuid.UUID) -> str:
+    """The ids of the owner's queued jobs, kept by each job's mirror."""
+    return f"{PREFIX}:owner:{owner_id}:queued"
+
+
+def queued_jobs_counted(owner_id: uuid.UUID) -> str:
+    """Present while `queued_jobs` is known to be complete (rebuilt from PostgreSQL)."""
+    return f"{PREFIX}:owner:{owner_id}:queued-counted"
+
+
 def every_key_of(job_id: uuid.UUID) -> list[str]:
     return [job(job_id), heartbeat(job_id), cancel(job_id), live_log(job_id)]

@@ -64,7 +64,8 @@ def submit_job(
     '422 whose `loc` names its index (`["body", "jobs", 17, "inputs", ...]`) '
     "and nothing is queued. The jobs are recorded in one transaction and sent together; "
     "the answer lists their ids in the order of the request (an item whose key was used "
-    "before gives the earlier job's id). Counts as one submit for the rate limit.",
+    "before gives the earlier job's id). Counts as one submit for the rate limit, and "
+    "as all its new jobs for the queued-jobs limit: a 429 past it, with nothing queued.",
     response_model=JobBatchAccepted,
     responses={
         409: error("An item's idempotency_key was used for a different request."),

@@ -1,0 +1,66 @@
+"""The queued-jobs quota: how many jobs a user may have waiting (MAX_QUEUED_JOBS_PER_USER,
+or their own limit set by a superuser). The running-jobs quota is the worker's
+(app.services.execution.running_limits).
+
+A submit costs one Redis round trip for the count (app.worker.redis_db.queued_jobs);
+PostgreSQL is asked only when Redis lost the count, or every few minutes to put it right.
+"""
+
+import logging
+import uuid
+
+from sqlalchemy.orm import Session
+
+from app.core.config import settings
+from app.crud import quota as quota_crud
+from app.services.errors import RateLimited
+from app.worker.redis_db import queued_jobs
+from app.worker.redis_db.connection import RedisUnavailable
+
+logger = logging.getLogger(__name__)
+
+# Queued jobs leave at the workers' pace, which the API does not know: a polite pause.
+QUEUED_LIMIT_RETRY_AFTER_SECONDS = 30
+
+
+def queued_limit(override: int | None) -> int:
+    """The user's limit (0: none) from their own, or else the setting."""
+    return settings.MAX_QUEUED_JOBS_PER_USER if override is None else override
+
+
+def admit_queued(session: Session, owner_id: uuid.UUID, override: int | None, new_jobs: int) -> int:
+    """How many jobs the owner has queued, before `new_jobs` more that must all fit
+    under their limit; RateLimited naming the limit when they do not. When Redis does not
+    answer, nothing is refused and the backlog reads as none (as the rate limits do:
+    a lost cache must not stop every submit)."""
+    try:
+        queued = _queued_count(session, owner_id)
+    except RedisUnavailable as error:
+        logger.warning("queued-jobs quota not checked: %s", error)
+        return 0
+    limit = queued_limit(override)
+    if limit and queued + new_jobs > limit:
+        source = "MAX_QUEUED_JOBS_PER_USER" if override is None else "set for you by an admin"
+        raise RateLimited(
+            f"queued-jobs limit reached: you have {queued} queued jobs and your limit is "
+            f"{limit} ({source}); {new_jobs} more would pass it. Retry when some have started.",
+            QUEUED_LIMIT_RETRY_AFTER_SECONDS,
+        )
+    return queued
+
+
+def queued_count(session: Session, owner_id: uuid.UUID) -> int:
+    """The owner's queued jobs; 0 when Redis does not answer."""
+    try:
+        return _queued_count(session, owner_id)
+    except RedisUnavailable:
+        return 0
+
+
+def _queued_count(session: Session, owner_id: uuid.UUID) -> int:
+    queued = queued_jobs.count(owner_id)
+    if queued is None:
+        ids = quota_crud.queued_job_ids(session, owner_id)
+        queued_jobs.recount(owner_id, ids)
+        queued = len(ids)
+    return queued

@@ -1,0 +1,45 @@
+"""How many jobs each user has queued, for the queued-jobs quota and fair dispatch.
+
+A set per owner holds the ids of their queued jobs: each job's mirror adds or removes
+its id with its state (app.worker.redis_db.jobs), in the round trip it makes anyway. A
+set rather than a counter, because a mirror repeated or lost then never skews the
+count for good: the job's next mirror puts its id right. Redis may lose the set at any
+time, and a mirror Redis missed leaves it off, so a set is trusted only while its mark
+lives: it is rebuilt from PostgreSQL when the mark is missing, and at least every
+RECOUNT_SECONDS.
+"""
+
+import uuid
+from collections.abc import Sequence
+
+from app.worker.redis_db import keys
+from app.worker.redis_db.connection import client, must_answer
+
+RECOUNT_SECONDS = 300
+_SADD_CHUNK = 10_000
+
+
+@must_answer
+def count(owner_id: uuid.UUID) -> int | None:
+    """The owner's queued jobs; None when the set must be rebuilt first (`recount`).
+    RedisUnavailable when Redis does not answer."""
+    pipe = client().pipeline(transaction=False)
+    pipe.exists(keys.queued_jobs_counted(owner_id))
+    pipe.scard(keys.queued_jobs(owner_id))
+    counted, queued = pipe.execute()
+    return int(queued) if counted else None
+
+
+@must_answer
+def recount(owner_id: uuid.UUID, queued_job_ids: Sequence[uuid.UUID]) -> None:
+    """Replace the owner's set with the ids PostgreSQL has queued, and trust it again.
+
+    A job that moved between the read of those ids and this write is put right by its
+    next mirror, or by the next recount."""
+    with client().pipeline(transaction=True) as pipe:
+        pipe.delete(keys.queued_jobs(owner_id))
+        for first in range(0, len(queued_job_ids), _SADD_CHUNK):
+            chunk = queued_job_ids[first : first + _SADD_CHUNK]
+            pipe.sadd(keys.queued_jobs(owner_id), *[str(job_id) for job_id in chunk])
+        pipe.set(keys.queued_jobs_counted(owner_id), 1, ex=RECOUNT_SECONDS)
+        pipe.execute()
