@@ -5,8 +5,16 @@ import uuid
 
 from celery import Task
 from celery.app.task import Context
-from celery.signals import task_revoked, worker_init, worker_process_init
+from celery.signals import (
+    beat_init,
+    task_prerun,
+    task_revoked,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+)
 
+from app.core import log_context, telemetry
 from app.core.celery_app import celery_app
 from app.db.session import SessionLocal, StatementSessionLocal, autocommit_engine, engine
 from app.services import webhooks
@@ -18,6 +26,8 @@ from app.worker.task_routes import TaskName
 
 @celery_app.task(name=TaskName.RUN_JOB)
 def run_job(job_id: str) -> None:
+    log_context.bind_job(job_id)
+
     def stop_stuck_tool() -> None:
         # Kills this pool process; the worker then records the job as cancelled (below).
         celery_app.control.revoke(job_id, terminate=True)
@@ -44,6 +54,7 @@ def _record_terminated_job(
     max_retries=8,
 )
 def deliver_webhook(job_id: str) -> None:
+    log_context.bind_job(job_id)
     with SessionLocal() as session:
         webhooks.deliver(session, uuid.UUID(job_id))
 
@@ -72,6 +83,14 @@ def dispatch_schedules() -> int:
         return schedule_dispatch.dispatch_due_schedules(session)
 
 
+@task_prerun.connect
+def _start_log_context(task: Task[..., object], **_: object) -> None:
+    """A task's log lines carry the id of the request that queued it, and nothing of the
+    task this process ran before."""
+    request_id = task.request.get(log_context.REQUEST_ID)
+    log_context.start(request_id if isinstance(request_id, str) else None)
+
+
 @worker_init.connect
 def _report_broken_tools(**_: object) -> None:
     log_broken_tools()
@@ -82,3 +101,19 @@ def _dispose_inherited_connections(**_: object) -> None:
     """A forked worker child must not reuse the connections of its parent."""
     engine.dispose(close=False)
     autocommit_engine.dispose(close=False)
+
+
+@worker_process_init.connect
+def _start_tracing(**_: object) -> None:
+    # In each pool process: a tracer provider's export thread does not survive a fork.
+    telemetry.start_tracing("tooljobs-worker", engine, autocommit_engine)
+
+
+@worker_process_shutdown.connect
+def _export_last_spans(**_: object) -> None:
+    telemetry.stop_tracing()
+
+
+@beat_init.connect
+def _start_beat_tracing(**_: object) -> None:
+    telemetry.start_tracing("tooljobs-beat")
