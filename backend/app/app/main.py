@@ -1,6 +1,5 @@
 """The FastAPI application."""
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,8 +25,6 @@ from app.tools.registry import log_broken_tools
 from app.worker.redis_db.follower import RedisFollower
 
 configure_logging(settings.LOG_LEVEL)
-# app.api.request_context writes each request's line, with its request id and user.
-logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
 
 # The placeholder front end, served by the API in development (nginx serves it in compose).
 FRONTEND_DIR = Path(__file__).resolve().parents[3] / "frontend-placeholder"

@@ -25,6 +25,7 @@ from tests.support.waiting import wait_until
 PASSWORD = "correct-horse-battery-staple"
 WRONG_PASSWORD = "wrong-horse-battery-staple"
 NEW_USER_PASSWORD = "a-new-users-long-password"
+QUERY_SECRET = "a-token-in-the-query-string"
 # The test database trusts every local connection: the password is never checked, and
 # must still never be logged.
 DATABASE_PASSWORD = "database-password-in-the-url"
@@ -50,7 +51,8 @@ def stack(database: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     }
     port = free_port()
     with api_log.open("wb") as api_output, worker_log.open("wb") as worker_output:
-        api = start_api(port, env, api_output)
+        # uvicorn's access lines are at INFO.
+        api = start_api(port, "--log-level", "info", env=env, output=api_output)
         worker = None
         try:
             worker = start_worker("--loglevel", "DEBUG", env=env, output=worker_output)
@@ -106,9 +108,9 @@ def test_each_api_request_is_a_json_line_with_its_request_id_and_user_id(
     assert line["method"] == "GET"
     assert line["path"] == "/api/v1/users/me"
     assert line["status"] == 200
-    assert line["logger"] == "app.access"
+    assert line["client"].startswith("127.0.0.1:")
+    assert line["logger"] == "uvicorn.access"
     assert line["level"] == "info"
-    assert isinstance(line["duration_ms"], float)
     assert line["timestamp"].endswith("Z")
 
 
@@ -167,6 +169,8 @@ def test_no_secret_sent_or_configured_reaches_any_log_line(stack: LoggedStack) -
     refused = httpx.post(login, data={"username": "alice@example.com", "password": WRONG_PASSWORD})
     assert refused.status_code == 401
     assert httpx.get(f"{stack.api}/users/me", headers=auth(token)).status_code == 200
+    # A secret in a query string, where no endpoint reads one, is still kept from the log.
+    assert httpx.get(f"{stack.api}/health", params={"token": QUERY_SECRET}).status_code == 200
     assert httpx.get(f"{stack.api}/users/me", headers={"X-API-Key": api_key}).status_code == 200
     created = httpx.post(
         f"{stack.api}/users",
@@ -187,6 +191,7 @@ def test_no_secret_sent_or_configured_reaches_any_log_line(stack: LoggedStack) -
         PASSWORD,
         WRONG_PASSWORD,
         NEW_USER_PASSWORD,
+        QUERY_SECRET,
         token,
         root,
         api_key,
@@ -213,6 +218,8 @@ def test_no_secret_sent_or_configured_reaches_any_log_line(stack: LoggedStack) -
         ("Authorization: Bearer abc.def-ghi", "Authorization: Bearer [redacted]"),
         ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "token [redacted]"),
         ("key tj_" + "A" * 43, "key tj_[redacted]"),
+        ('"GET /health?a=1&token=abc HTTP/1.1"', '"GET /health?a=1&token=[redacted] HTTP/1.1"'),
+        ("basic setup", "basic setup"),
         ("no secret in http://example.com/a@b", "no secret in http://example.com/a@b"),
     ],
 )

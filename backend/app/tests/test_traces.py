@@ -39,7 +39,7 @@ def test_one_jobs_trace_holds_its_request_the_broker_hop_and_the_run() -> None:
     with running_collector() as (collector, endpoint):
         env = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}
         port = free_port()
-        api = start_api(port, env)
+        api = start_api(port, env=env)
         worker = None
         try:
             worker = start_worker(env=env)

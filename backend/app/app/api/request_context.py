@@ -1,17 +1,13 @@
-"""Each request's id and its access line.
-
-The id is the caller's `X-Request-ID` when it is a plausible one (a proxy's or a client's
-own, so their logs and ours meet), else a new one; it is bound for every log line of
-the request, handed to the jobs it queues (app.core.celery_app) and sent back on the
-answer. When the answer is done, one line says what was asked, the status and how long
-it took. A pure ASGI middleware, as app.api.security_headers explains.
+"""Each request's id: the caller's `X-Request-ID` when it is a plausible one (a proxy's
+or a client's own, so that their logs and ours meet), else a new one. It is bound for
+every log line of the request (uvicorn's access line among them), handed to the jobs
+the request queues (app.core.celery_app) and sent back on the answer. A pure ASGI
+middleware, as app.api.security_headers explains.
 """
 
 import re
-import time
 import uuid
 
-import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import log_context
@@ -19,8 +15,6 @@ from app.core import log_context
 HEADER = b"x-request-id"
 # Letters, digits and a few separators, bounded: nothing that could forge a log line.
 VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
-
-access_log = structlog.stdlib.get_logger("app.access")
 
 
 def request_id(scope: Scope) -> str:
@@ -39,28 +33,13 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
         this_request_id = request_id(scope)
         log_context.start(this_request_id)
-        status = 500
+        header = (HEADER, this_request_id.encode())
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [
-                    *message.get("headers", ()),
-                    (HEADER, this_request_id.encode()),
-                ]
+                message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            access_log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            )
+        await self.app(scope, receive, send_with_id)

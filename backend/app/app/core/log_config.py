@@ -7,6 +7,7 @@ passwords in URLs, bearer tokens, API keys and the configured secrets are masked
 The app keeps logging through `logging.getLogger(__name__)`; structlog only formats.
 """
 
+import functools
 import logging
 import re
 import sys
@@ -23,12 +24,25 @@ SECRET_KEY_PARTS = ("password", "secret", "token", "authorization", "api_key", "
 SECRET_PATTERNS = (
     # user:password@ in a URL (a database or broker URL in an error message).
     (re.compile(r"(?<=://)([^/\s:@]*):[^/\s@]+@"), rf"\1:{MASK}@"),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[\w.~+/=-]+"), rf"\1 {MASK}"),
+    (re.compile(r"\b((?i:bearer|basic))\s+[\w.~+/=-]{8,}"), rf"\1 {MASK}"),
     (re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]*"), MASK),  # a JWT
     (re.compile(rf"\b{API_KEY_MARK}[\w-]{{20,}}"), f"{API_KEY_MARK}{MASK}"),
+    # A secret in a URL's query (in an access line).
+    (re.compile(r"([?&](?i:password|token|access_token|api_key|secret)=)[^&\s\"']+"), rf"\1{MASK}"),
 )
 # Shorter values would mask ordinary words; the defaults ("changethis") are no secret.
 MIN_SECRET_LENGTH = 8
+
+
+@functools.cache
+def _secret_key(key: str) -> bool:
+    normalized = key.lower().replace("-", "_")
+    return any(part in normalized for part in SECRET_KEY_PARTS)
+
+
+# What each of SECRET_PATTERNS needs to find (Bearer, bearer, BEARER; Basic ...): a text
+# with none of these is left as it is, at the cost of a few substring tests.
+SECRET_MARKS = ("://", "earer", "EARER", "asic", "ASIC", "eyJ", API_KEY_MARK, "=")
 
 
 class SecretMask:
@@ -38,21 +52,25 @@ class SecretMask:
         self.secrets = sorted(
             {secret for secret in secrets if len(secret) >= MIN_SECRET_LENGTH}, key=len
         )[::-1]
+        self.marks = (*SECRET_MARKS, *self.secrets)
 
     def __call__(self, _: WrappedLogger, __: str, event: EventDict) -> EventDict:
         for key, value in event.items():
-            if any(part in key.lower().replace("-", "_") for part in SECRET_KEY_PARTS):
+            if _secret_key(key):
                 event[key] = MASK
-            elif isinstance(value, str):
+            elif isinstance(value, str) and self._suspect(value):
                 event[key] = self.masked(value)
         return event
+
+    def _suspect(self, text: str) -> bool:
+        # Every log line passes here, and almost none holds a secret.
+        return any(mark in text for mark in self.marks)
 
     def masked(self, text: str) -> str:
         for pattern, replacement in SECRET_PATTERNS:
             text = pattern.sub(replacement, text)
         for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, MASK)
+            text = text.replace(secret, MASK)
         return text
 
 
@@ -81,17 +99,28 @@ def formatter(*, json: bool) -> structlog.stdlib.ProcessorFormatter:
         )
     )
     return structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[structlog.contextvars.merge_contextvars],
+        foreign_pre_chain=[structlog.contextvars.merge_contextvars, access_fields],
+        pass_foreign_args=True,
         processors=[
             structlog.stdlib.add_logger_name,
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.stdlib.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             SecretMask(configured_secrets()),
+            structlog.stdlib.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
             renderer,
         ],
     )
+
+
+def access_fields(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    """uvicorn's access line (sent within the request, so with its request id and user
+    id) as fields: `request` with method, path, status and client."""
+    arguments = event.pop("positional_args", ())
+    if event["_record"].name == "uvicorn.access" and len(arguments) == 5:
+        client, method, path, _http_version, status = arguments
+        event.update(event="request", method=method, path=path, status=status, client=client)
+    return event
 
 
 def configure_logging(level: int | str) -> None:
@@ -106,11 +135,13 @@ def configure_logging(level: int | str) -> None:
     root.addHandler(handler)
     root.setLevel(level)
     logging.captureWarnings(True)
-    # uvicorn gives its loggers handlers of their own; their lines go through root too.
+    # uvicorn gives its loggers handlers of their own: their lines go through root instead
+    # (its levels stay). Its access logger without any is switched off (--no-access-log).
     for name in ("uvicorn", "uvicorn.access"):
         library_logger = logging.getLogger(name)
-        library_logger.handlers = []
-        library_logger.propagate = True
+        if library_logger.handlers:
+            library_logger.handlers = []
+            library_logger.propagate = True
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,

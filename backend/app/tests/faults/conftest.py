@@ -50,7 +50,7 @@ def stack(database: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     )
     try:
         # The API and beat start while the worker does (each takes seconds to import).
-        running.processes.append(start_api(API_PORT, env))
+        running.processes.append(start_api(API_PORT, env=env))
         running.processes.append(start_beat(folder / "beat-schedule", env))
         running.start_worker()
         wait_until(running.api_answers, timeout=60, interval=0.2)

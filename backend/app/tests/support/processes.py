@@ -57,14 +57,16 @@ def answers_ping(broker_url: str) -> bool:
 
 
 def start_api(
-    port: int, env: Mapping[str, str] = {}, output: IO[bytes] | None = None
+    port: int, *extra: str, env: Mapping[str, str] = {}, output: IO[bytes] | None = None
 ) -> subprocess.Popen[bytes]:
-    """A real uvicorn API process on 127.0.0.1:`port` (`env` overrides settings for it);
-    returns at once: it answers once it has imported the app (seconds)."""
+    """A real uvicorn API process on 127.0.0.1:`port` (`env` overrides settings for it,
+    `extra` uvicorn's options); returns at once: it answers once it has imported the app
+    (seconds)."""
     return subprocess.Popen(
         [
             *[sys.executable, "-m", "uvicorn", "app.main:app"],
             *["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            *extra,
         ],
         cwd=PROJECT_DIR,
         env={**os.environ, **env},
