@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     # Log lines on stderr: JSON, one event a line (`json`), or for a person to read
     # (`console`); `auto` is console with ENVIRONMENT=local or on a terminal, else JSON.
     LOG_FORMAT: Literal["auto", "json", "console"] = "auto"
-    # The API's and the `tooljobs` command's level; worker and beat take celery's --loglevel.
+    # The level of the API's own lines; worker and beat take celery's --loglevel.
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     REDIS_URL: str = "redis://localhost:6379/0"
