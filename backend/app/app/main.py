@@ -24,7 +24,8 @@ from app.services.use_cases import job_waiting
 from app.tools.registry import log_broken_tools
 from app.worker.redis_db.follower import RedisFollower
 
-configure_logging(settings.LOG_LEVEL)
+tracing = telemetry.start_tracing("tooljobs-api", engine, autocommit_engine)
+configure_logging(settings.LOG_LEVEL, trace_ids=tracing)
 
 # The placeholder front end, served by the API in development (nginx serves it in compose).
 FRONTEND_DIR = Path(__file__).resolve().parents[3] / "frontend-placeholder"
@@ -85,7 +86,6 @@ app.add_middleware(
 
 # Outermost: every answer, refusals too, carries the request id and is logged.
 app.add_middleware(RequestContext)
-telemetry.start_tracing("tooljobs-api", engine, autocommit_engine)
 
 
 if FRONTEND_DIR.is_dir():

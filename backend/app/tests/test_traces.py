@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -35,14 +37,23 @@ def chain_up(spans: list[ExportedSpan], span: ExportedSpan) -> list[ExportedSpan
     return chain
 
 
-def test_one_jobs_trace_holds_its_request_the_broker_hop_and_the_run() -> None:
-    with running_collector() as (collector, endpoint):
-        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+def test_one_jobs_trace_holds_its_request_the_broker_hop_and_the_run(tmp_path: Path) -> None:
+    api_log, worker_log = tmp_path / "api.log", tmp_path / "worker.log"
+    with (
+        running_collector() as (collector, endpoint),
+        api_log.open("wb") as api_output,
+        worker_log.open("wb") as worker_output,
+    ):
+        env = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+            "LOG_FORMAT": "json",
+        }
         port = free_port()
-        api = start_api(port, env=env)
+        api = start_api(port, "--log-level", "info", env=env, output=api_output)
         worker = None
         try:
-            worker = start_worker(env=env)
+            worker = start_worker("--loglevel", "INFO", env=env, output=worker_output)
             url = f"http://127.0.0.1:{port}/api/v1"
             wait_until(lambda: answers(f"{url}/health"), timeout=60, interval=0.2)
             headers = auth(make_user("traced@example.com"))
@@ -77,6 +88,19 @@ def test_one_jobs_trace_holds_its_request_the_broker_hop_and_the_run() -> None:
     worker_spans = [s for s in collector.exported() if s.parent_span_id == run.span_id]
     assert worker_spans, "the run's statements and Redis calls were not traced"
     assert run.attributes["messaging.message.id"] == job_id
+    # Each log line says in which trace and span it was written.
+    submit_line = logged(api_log, event="request", path="/api/v1/jobs")
+    assert (submit_line["trace_id"], submit_line["span_id"]) == (request.trace_id, request.span_id)
+    run_line = logged(worker_log, job_id=job_id, logger="celery.app.trace")
+    assert (run_line["trace_id"], run_line["span_id"]) == (run.trace_id, run.span_id)
+
+
+def logged(log: Path, **fields: object) -> dict[str, Any]:
+    for line in log.read_text().splitlines():
+        event: dict[str, Any] = json.loads(line) if line.startswith("{") else {}
+        if all(event.get(key) == value for key, value in fields.items()):
+            return event
+    raise AssertionError(f"no line with {fields} in {log.name}")
 
 
 # What tells, in a process that imported the API and the worker's tasks, whether it

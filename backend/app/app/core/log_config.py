@@ -89,7 +89,7 @@ def json_lines() -> bool:
     return not (settings.ENVIRONMENT == "local" or sys.stderr.isatty())
 
 
-def formatter(*, json: bool) -> structlog.stdlib.ProcessorFormatter:
+def formatter(*, json: bool, trace_ids: bool = False) -> structlog.stdlib.ProcessorFormatter:
     renderer: Processor = (
         structlog.processors.JSONRenderer(default=str)
         if json
@@ -108,9 +108,21 @@ def formatter(*, json: bool) -> structlog.stdlib.ProcessorFormatter:
             SecretMask(configured_secrets()),
             structlog.stdlib.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *([add_trace_ids] if trace_ids else []),
             renderer,
         ],
     )
+
+
+def add_trace_ids(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    """The trace and span a line was logged in, to go from a line to its trace."""
+    from opentelemetry import trace
+
+    span = trace.get_current_span().get_span_context()
+    if span.is_valid:
+        event["trace_id"] = trace.format_trace_id(span.trace_id)
+        event["span_id"] = trace.format_span_id(span.span_id)
+    return event
 
 
 def access_fields(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
@@ -123,10 +135,11 @@ def access_fields(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     return event
 
 
-def configure_logging(level: int | str) -> None:
-    """Route every log record of this process through the structured formatter."""
+def configure_logging(level: int | str, *, trace_ids: bool = False) -> None:
+    """Route every log record of this process through the structured formatter; with
+    `trace_ids` (when the process traces), each line says in which trace and span."""
     handler = logging.StreamHandler()
-    handler.setFormatter(formatter(json=json_lines()))
+    handler.setFormatter(formatter(json=json_lines(), trace_ids=trace_ids))
     root = logging.getLogger()
     # Others' handlers stay (pytest's, for one); an earlier call's is replaced.
     for earlier in root.handlers[:]:

@@ -1,6 +1,7 @@
 """Celery's edge of the app: each task opens the database session for its run and hands
 ids to a service; nothing else happens here."""
 
+import logging
 import uuid
 
 from celery import Task
@@ -16,6 +17,7 @@ from celery.signals import (
 
 from app.core import log_context, telemetry
 from app.core.celery_app import celery_app
+from app.core.log_config import configure_logging
 from app.db.session import SessionLocal, StatementSessionLocal, autocommit_engine, engine
 from app.services import webhooks
 from app.services.execution import run
@@ -106,7 +108,8 @@ def _dispose_inherited_connections(**_: object) -> None:
 @worker_process_init.connect
 def _start_tracing(**_: object) -> None:
     # In each pool process: a tracer provider's export thread does not survive a fork.
-    telemetry.start_tracing("tooljobs-worker", engine, autocommit_engine)
+    if telemetry.start_tracing("tooljobs-worker", engine, autocommit_engine):
+        configure_logging(logging.getLogger().level, trace_ids=True)
 
 
 @worker_process_shutdown.connect
@@ -116,4 +119,5 @@ def _export_last_spans(**_: object) -> None:
 
 @beat_init.connect
 def _start_beat_tracing(**_: object) -> None:
-    telemetry.start_tracing("tooljobs-beat")
+    if telemetry.start_tracing("tooljobs-beat"):
+        configure_logging(logging.getLogger().level, trace_ids=True)
