@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import make_url
 
 from app.core import log_config
@@ -124,6 +125,22 @@ def test_an_implausible_request_id_is_replaced_by_a_new_one(stack: LoggedStack, 
     line = event_where(stack.api_log, request_id=made, event="request")
     assert "user_id" not in line
     assert given not in stack.api_log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        ("GET", "/api/v1/nothing-here", {}, 404),
+        ("GET", "/api/v1/users/me", {}, 401),
+        ("POST", "/api/v1/files", {"Content-Length": str(10**12)}, 413),
+    ],
+)
+def test_every_answer_refusals_too_carries_the_request_id(
+    client: TestClient, method: str, path: str, headers: dict[str, str], status: int
+) -> None:
+    response = client.request(method, path, headers={"X-Request-ID": "refused-1", **headers})
+    assert response.status_code == status
+    assert response.headers["X-Request-ID"] == "refused-1"
 
 
 def test_a_jobs_worker_lines_carry_its_id_tool_user_and_the_submits_request_id(
