@@ -1,5 +1,6 @@
 """Celery's edge of the app: each task opens the database session for its run and hands
-ids to a service; nothing else happens here."""
+ids to a service; the worker's signals set each pool process up (its own connections,
+its tracing) and start each task's log context."""
 
 import logging
 import uuid
