@@ -12,13 +12,20 @@ from app.api import metrics
 from app.api.api_v1.api import api_router
 from app.api.body_limits import BodyLimits
 from app.api.errors import add_error_handlers
+from app.api.request_context import RequestContext
 from app.api.security_headers import SecurityHeaders
 from app.api.unmatched import unmatched_api_route
+from app.core import telemetry
 from app.core.config import settings
+from app.core.log_config import configure_logging
+from app.db.session import autocommit_engine, engine
 from app.services import process_cache
 from app.services.use_cases import job_waiting
 from app.tools.registry import log_broken_tools
 from app.worker.redis_db.follower import RedisFollower
+
+tracing = telemetry.start_tracing("tooljobs-api", engine, autocommit_engine)
+configure_logging(settings.LOG_LEVEL, trace_ids=tracing)
 
 # The placeholder front end, served by the API in development (nginx serves it in compose).
 FRONTEND_DIR = Path(__file__).resolve().parents[3] / "frontend-placeholder"
@@ -64,9 +71,9 @@ if settings.cors_origins:
         allow_headers=["*"],
         # Tokens and API keys travel in headers, never in cookies.
         allow_credentials=False,
-        expose_headers=["Location", "ETag", "Retry-After", "X-Next-Offset"],
+        expose_headers=["Location", "ETag", "Retry-After", "X-Next-Offset", "X-Request-ID"],
     )
-# Added last, so outermost: CORS preflights and early refusals carry the headers too.
+# Outside CORS and the body limits: preflights and early refusals carry the headers too.
 app.add_middleware(
     SecurityHeaders,
     api_prefix=settings.API_V1_STR,
@@ -76,6 +83,9 @@ app.add_middleware(
         if path is not None
     ],
 )
+
+# Outermost: every answer, refusals too, carries the request id and is logged.
+app.add_middleware(RequestContext)
 
 
 if FRONTEND_DIR.is_dir():

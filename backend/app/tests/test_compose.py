@@ -356,5 +356,5 @@ def test_compose_commands_run_the_stack_as_plain_processes(
     # LOG_SQL: the API logged the statements those requests issued, with their durations.
     backend_log = (tmp_path / "backend.log").read_text(errors="replace")
     assert any(
-        " SQL " in line and " ms  INSERT INTO job " in line for line in backend_log.splitlines()
+        "duration_ms" in line and "INSERT INTO job " in line for line in backend_log.splitlines()
     ), backend_log[-3000:]

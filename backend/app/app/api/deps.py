@@ -8,6 +8,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from app.core import log_context
 from app.core.config import settings
 from app.core.security import user_id_from_token
 from app.db.session import SessionLocal, StatementSessionLocal
@@ -80,6 +81,7 @@ async def get_current_principal(
     principal = None if user_id is None else await user_service.principal(SessionLocal, user_id)
     if principal is None or not principal.is_active:
         raise _unauthorized(invalid)
+    log_context.bind_user(principal.id)
     return principal
 
 

@@ -1,9 +1,14 @@
 """The Celery application: one configuration for the API (which sends) and the worker."""
 
+from typing import Any
+
 from celery import Celery
+from celery.signals import before_task_publish, celeryd_init, setup_logging
 from kombu import Queue
 
+from app.core import log_context
 from app.core.config import settings
+from app.core.log_config import configure_logging, json_lines
 from app.tools.registry import tools_by_name
 from app.worker.scheduler import beat_schedule
 from app.worker.task_routes import DEFAULT_QUEUE, HOUSEKEEPING_QUEUE, TASK_ROUTES
@@ -55,6 +60,31 @@ celery_app.conf.update(
     beat_schedule=beat_schedule(),
     worker_hijack_root_logger=False,
 )
+
+
+@setup_logging.connect
+def _log_as_the_app_does(loglevel: int, **_: object) -> None:
+    """Worker and beat log through app.core.log_config (Celery's own lines too), at the
+    level of their --loglevel; connected, it replaces Celery's logging setup."""
+    configure_logging(loglevel)
+
+
+@celeryd_init.connect
+def _log_from_the_start(instance: Any, options: dict[str, Any], **_: object) -> None:
+    """A worker's first words (such as its warning when run as root) are log lines too;
+    its banner, written for people, is left out of JSON lines."""
+    configure_logging(options.get("loglevel") or "WARNING")
+    if json_lines():
+        instance.quiet = True
+
+
+@before_task_publish.connect
+def _hand_on_request_id(headers: dict[str, Any], **_: object) -> None:
+    """A task sent while serving a request (or running a task that was) carries the
+    request's id, which the worker binds for the task's log lines (app.worker.tasks)."""
+    request_id = log_context.request_id()
+    if request_id is not None:
+        headers.setdefault(log_context.REQUEST_ID, request_id)
 
 
 def broker_priority(priority: int) -> int:

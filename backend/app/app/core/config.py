@@ -59,8 +59,13 @@ class Settings(BaseSettings):
     # threads); size PostgreSQL's max_connections for every process of every service.
     DATABASE_POOL_SIZE: int = Field(default=20, ge=1)
     DATABASE_MAX_OVERFLOW: int = Field(default=20, ge=0)
-    # Every SQL statement with its duration on stderr, to see what a request issues.
+    # Every SQL statement with its duration in the log, to see what a request issues.
     LOG_SQL: bool = False
+    # Log lines on stderr: JSON, one event a line (`json`), or for a person to read
+    # (`console`); `auto` is console with ENVIRONMENT=local or on a terminal, else JSON.
+    LOG_FORMAT: Literal["auto", "json", "console"] = "auto"
+    # The level of the API's own lines; worker and beat take celery's --loglevel.
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     REDIS_URL: str = "redis://localhost:6379/0"
     CELERY_BROKER_URL: str | None = None

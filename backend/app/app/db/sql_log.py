@@ -6,19 +6,15 @@ import logging
 import time
 from typing import Any
 
+import structlog
 from sqlalchemy import Engine, event
 
-logger = logging.getLogger("app.sql")
+logger = structlog.stdlib.get_logger("app.sql")
 
 
 def log_statements(*engines: Engine) -> None:
-    # A handler of its own: the servers configure no logging for the app's INFO lines,
-    # and this switch must show them under uvicorn, celery and the console alike.
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s SQL %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
+    # INFO whatever the process's level: the switch must show them in every process.
+    logging.getLogger("app.sql").setLevel(logging.INFO)
     for engine in engines:
         event.listen(engine, "before_cursor_execute", _started)
         event.listen(engine, "after_cursor_execute", _finished)
@@ -30,4 +26,4 @@ def _started(connection: Any, _cursor: Any, _statement: str, *_args: Any) -> Non
 
 def _finished(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
     milliseconds = (time.perf_counter() - connection.info["sql_started"].pop()) * 1000
-    logger.info("%.2f ms  %s", milliseconds, " ".join(statement.split()))
+    logger.info("sql", duration_ms=round(milliseconds, 2), statement=" ".join(statement.split()))

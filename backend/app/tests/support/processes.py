@@ -6,7 +6,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from kombu.pidbox import Mailbox
 
@@ -15,9 +15,12 @@ from tests.support.paths import PROJECT_DIR
 from tests.support.waiting import wait_until
 
 
-def start_worker(*extra: str, env: Mapping[str, str] = {}) -> subprocess.Popen[bytes]:
+def start_worker(
+    *extra: str, env: Mapping[str, str] = {}, output: IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
     """A real `celery worker` process on the test broker (or the CELERY_BROKER_URL in
-    `env`, which overrides settings for that process); returns once it answers a ping."""
+    `env`, which overrides settings for that process); returns once it answers a ping.
+    Its stdout and stderr go to `output` when given."""
     environment = {**os.environ, **env}
     process = subprocess.Popen(
         [
@@ -28,6 +31,8 @@ def start_worker(*extra: str, env: Mapping[str, str] = {}) -> subprocess.Popen[b
         ],
         cwd=PROJECT_DIR,
         env=environment,
+        stdout=output,
+        stderr=None if output is None else subprocess.STDOUT,
     )
     try:
         wait_until(
@@ -49,6 +54,25 @@ def answers_ping(broker_url: str) -> bool:
     )
     with celery_app.connection_for_write(broker_url) as connection:
         return bool(mailbox(connection)._broadcast("ping", {}, reply=True, timeout=0.5))
+
+
+def start_api(
+    port: int, *extra: str, env: Mapping[str, str] = {}, output: IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
+    """A real uvicorn API process on 127.0.0.1:`port` (`env` overrides settings for it,
+    `extra` uvicorn's options); returns at once: it answers once it has imported the app
+    (seconds)."""
+    return subprocess.Popen(
+        [
+            *[sys.executable, "-m", "uvicorn", "app.main:app"],
+            *["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            *extra,
+        ],
+        cwd=PROJECT_DIR,
+        env={**os.environ, **env},
+        stdout=output,
+        stderr=None if output is None else subprocess.STDOUT,
+    )
 
 
 def start_beat(schedule_file: Path, env: Mapping[str, str] = {}) -> subprocess.Popen[bytes]:

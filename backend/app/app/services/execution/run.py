@@ -23,6 +23,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from app.core import log_context
 from app.core.config import settings
 from app.crud import job as job_crud
 from app.db.base_class import utcnow
@@ -80,6 +81,7 @@ def run_job(
     )
     if job is None:
         return
+    log_context.bind_job(job_id, tool=job.tool, user_id=job.owner_id)
     # The heart starts beating with the mirror; the reaper leaves a job alone for
     # WORKER_LOST_AFTER_SECONDS after its start, so it never sees it without a heart.
     mirror_job(job, start_heartbeat=True)
