@@ -92,7 +92,8 @@ def test_the_api_and_the_worker_start_with_broken_tools(broken_tools_installed: 
         check=False,
     )
     assert started.returncode == 0, started.stderr
-    logged = [line for line in started.stderr.splitlines() if line.startswith("tool left out:")]
+    mark = "tool left out:"
+    logged = [line[line.index(mark) :] for line in started.stderr.splitlines() if mark in line]
     assert len(logged) == len(set(logged)) == len(BROKEN_EXPECTED) + 2
     assert "Traceback" not in started.stderr
 
