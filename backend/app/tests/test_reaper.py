@@ -79,12 +79,22 @@ def test_job_with_attempts_left_is_run_again_by_a_worker(client: TestClient) -> 
 
 def test_redelivered_job_with_no_attempts_left_fails_as_worker_lost() -> None:
     """What a worker does when the broker hands it a job whose previous worker died."""
-    job_id = running_job(attempt=1, max_attempts=1, started_seconds_ago=0)
+    job_id = running_job(attempt=1, max_attempts=1, started_seconds_ago=10)
     run_job_here(job_id)
     job = job_row(job_id)
     assert job.state is JobState.failed
     assert job.error is not None
     assert job.error["type"] == "worker_lost"
+
+
+def test_second_of_two_simultaneous_deliveries_leaves_the_job_to_the_first() -> None:
+    """Two deliveries of a queued job at once: the other took it a moment ago and has
+    not beaten its heart yet (that beat goes with the mirror of the start)."""
+    job_id = running_job(attempt=1, max_attempts=2, started_seconds_ago=0)
+    run_job_here(job_id)
+    job = job_row(job_id)
+    assert (job.state, job.attempt) == (JobState.running, 1)
+    assert redis_client().exists(keys.heartbeat(job_id)) == 0
 
 
 def test_duplicate_delivery_of_a_job_another_worker_runs_is_ignored() -> None:
