@@ -43,6 +43,10 @@ celery_app.conf.update(
         "socket_connect_timeout": 3,
         "socket_timeout": 3,
     },
+    # A worker whose machine died without closing its connections (power, network) is
+    # noticed by RabbitMQ within about this, and its messages requeued. Redis brokers
+    # have no heartbeat: the reaper gives back what a dead worker took.
+    broker_heartbeat=max(1, round(settings.WORKER_LOST_AFTER_SECONDS / 2)),
     broker_connection_retry_on_startup=True,
     # Fail a submit within seconds when the broker is down, instead of hanging the request.
     broker_connection_timeout=3,

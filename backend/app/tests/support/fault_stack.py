@@ -119,9 +119,12 @@ class Stack:
     broker_proxy: ProxyProcess
     worker: subprocess.Popen[bytes] | None = None
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    # The worker's own settings where they differ from the API's and beat's (its broker
+    # URL through a proxy of its own, say).
+    worker_env: dict[str, str] = field(default_factory=dict)
 
-    def start_worker(self) -> None:
-        self.worker = start_worker(env=self.env)
+    def start_worker(self, *extra: str) -> None:
+        self.worker = start_worker(*extra, env={**self.env, **self.worker_env})
 
     def stop_worker(self) -> None:
         if self.worker is not None:

@@ -28,6 +28,8 @@ def start_worker(*extra: str, env: Mapping[str, str] = {}) -> subprocess.Popen[b
         ],
         cwd=PROJECT_DIR,
         env=environment,
+        # A process group of its own, which a test kills whole, as a machine that dies.
+        start_new_session=True,
     )
     try:
         wait_until(
@@ -72,9 +74,9 @@ def pool_processes(worker: subprocess.Popen[bytes]) -> list[int]:
 
 
 def kill_worker(worker: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the worker and its pool processes, as a machine that dies would."""
-    for pid in [worker.pid, *pool_processes(worker)]:
-        os.kill(pid, signal.SIGKILL)
+    """SIGKILL the worker's whole process group (the main process and its pool
+    processes at once), as a machine that dies would."""
+    os.killpg(worker.pid, signal.SIGKILL)
     worker.wait()
 
 
