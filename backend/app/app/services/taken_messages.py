@@ -14,8 +14,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from kombu.transport.redis import Channel as RedisChannel
+from kombu.transport.redis import QoS as RedisQoS
 
 from app.core.celery_app import celery_app
 from app.worker.task_routes import TaskName
@@ -64,15 +66,15 @@ def give_back(messages: Sequence[TakenJobMessage]) -> None:
     with _redis_channel() as channel:
         if channel is not None:
             for message in messages:
-                channel.qos.restore_by_tag(message.delivery_tag)
+                cast(RedisQoS, channel.qos).restore_by_tag(message.delivery_tag)
 
 
 @contextmanager
 def _redis_channel() -> Iterator[RedisChannel | None]:
     with celery_app.connection_for_write() as connection:
-        # Asked of the transport's class: no connection is opened to another broker.
-        if issubclass(connection.transport.Channel, RedisChannel):
-            yield connection.default_channel
+        # Asked of the transport: no connection is opened to another broker.
+        if connection.transport.driver_type == "redis":
+            yield cast(RedisChannel, connection.default_channel)
         else:
             yield None
 

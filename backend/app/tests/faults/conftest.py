@@ -6,9 +6,6 @@ Every fault test gets the running stack; each starts from a live worker, open pr
 and an empty hot state, whatever the test before it broke.
 """
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 
@@ -26,8 +23,8 @@ from tests.support.fault_stack import (
     RedisServer,
     Stack,
     proxied_database_url,
+    start_api,
 )
-from tests.support.paths import PROJECT_DIR
 from tests.support.processes import start_beat, stop
 from tests.support.waiting import wait_until
 
@@ -54,16 +51,7 @@ def stack(database: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     )
     try:
         # The API and beat start while the worker does (each takes seconds to import).
-        running.processes.append(
-            subprocess.Popen(
-                [
-                    *[sys.executable, "-m", "uvicorn", "app.main:app"],
-                    *["--host", "127.0.0.1", "--port", str(API_PORT), "--log-level", "warning"],
-                ],
-                cwd=PROJECT_DIR,
-                env={**os.environ, **env},
-            )
-        )
+        running.processes.append(start_api(API_PORT, env))
         running.processes.append(start_beat(folder / "beat-schedule", env))
         running.start_worker()
         wait_until(running.api_answers, timeout=60, interval=0.2)

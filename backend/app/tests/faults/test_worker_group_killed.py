@@ -35,4 +35,7 @@ def test_worker_group_killed_every_job_ends_within_the_bound_once(
     stack: Stack, observe: Any, tmp_path: Path, moment: Any
 ) -> None:
     took = moment(stack, tmp_path, BOUND)
-    observe(f"both jobs ended {took:.1f}s after the kill, less a new worker's start (bound {BOUND:.1f}s)")
+    observe(
+        f"both jobs ended {took:.1f}s after the kill, less a new worker's start "
+        f"(bound {BOUND:.1f}s)"
+    )

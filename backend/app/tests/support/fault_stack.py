@@ -2,6 +2,7 @@
 and beat, with PostgreSQL and the broker reached through TCP proxies that a test can
 cut and restore. Nothing here touches the Redis or ports the rest of the suite uses."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -148,9 +149,21 @@ class Stack:
             return False
 
 
-def proxied_database_url() -> str:
+def proxied_database_url(port: int = DATABASE_PROXY_PORT) -> str:
     return (
         make_url(TEST_DATABASE_URL)
-        .set(host="127.0.0.1", port=DATABASE_PROXY_PORT)
+        .set(host="127.0.0.1", port=port)
         .render_as_string(hide_password=False)
+    )
+
+
+def start_api(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A uvicorn API process with these settings."""
+    return subprocess.Popen(
+        [
+            *[sys.executable, "-m", "uvicorn", "app.main:app"],
+            *["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        ],
+        cwd=PROJECT_DIR,
+        env={**os.environ, **env},
     )
