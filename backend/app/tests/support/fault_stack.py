@@ -33,6 +33,9 @@ STACK_SETTINGS = {
     "REAPER_INTERVAL_SECONDS": "0.5",
     "RESEND_INTERVAL_SECONDS": "1",
     "RESEND_QUEUED_AFTER_SECONDS": "2",
+    # A retry waits 2 to 4 s on the worker that took it (its countdown): long enough for
+    # a test to kill that worker meanwhile.
+    "RETRY_BACKOFF_SECONDS": "4",
     # Two pools (API, worker children) within PostgreSQL's 100 connections, beside
     # other test runs on the same server.
     "DATABASE_POOL_SIZE": "10",

@@ -33,14 +33,16 @@ def runs(folder: Path) -> int:
     return len(file.read_text().splitlines()) if file.exists() else 0
 
 
-def wait_all_ended(stack: Stack, api: httpx.Client, killed_at: float, bound: float) -> float:
+def wait_all_ended(
+    stack: Stack, api: httpx.Client, killed_at: float, bound: float, jobs: int = 2
+) -> float:
     """Start a new worker at once (it may run jobs before it answers a ping); seconds
-    from the kill until both jobs ended, less the new worker's start."""
+    from the kill until every job ended, less the new worker's start."""
     database_answers_again(api)
     restart = time.monotonic()
     stack.start_worker()
     restart_took = time.monotonic() - restart
-    wait_until(lambda: all_ended(2), timeout=bound + restart_took, interval=0.1)
+    wait_until(lambda: all_ended(jobs), timeout=bound + restart_took, interval=0.1)
     return time.monotonic() - killed_at - restart_took
 
 
