@@ -43,9 +43,9 @@ celery_app.conf.update(
         "socket_connect_timeout": 3,
         "socket_timeout": 3,
     },
-    # A worker whose machine died without closing its connections (power, network) is
-    # noticed by RabbitMQ within about this, and its messages requeued. Redis brokers
-    # have no heartbeat: the reaper gives back what a dead worker took.
+    # RabbitMQ takes a worker's connection for dead after two missed heartbeats, and
+    # requeues what it held, also when its machine vanished without closing it. (A Redis
+    # broker watches no connection: the reaper gives back what a dead worker took.)
     broker_heartbeat=max(1, round(settings.WORKER_LOST_AFTER_SECONDS / 2)),
     broker_connection_retry_on_startup=True,
     # Fail a submit within seconds when the broker is down, instead of hanging the request.
