@@ -14,17 +14,9 @@ from app.models.job import JobState
 from tests.support import group_kills
 from tests.support.fault_jobs import submit
 from tests.support.fault_stack import STACK_SETTINGS, Stack
+from tests.support.group_kills import BOUND
 from tests.support.jobs import job_row
 from tests.support.waiting import wait_until
-
-# The last sign of life of the dead worker (the message it took, or its heartbeat) is a
-# window old a window after the kill at the latest; the next reaper run acts on it (once
-# a new worker is there); plus a margin for a loaded machine.
-BOUND = (
-    float(STACK_SETTINGS["WORKER_LOST_AFTER_SECONDS"])
-    + float(STACK_SETTINGS["REAPER_INTERVAL_SECONDS"])
-    + 6
-)
 
 
 @pytest.mark.parametrize(

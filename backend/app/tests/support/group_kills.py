@@ -18,9 +18,18 @@ import httpx
 from app.models.job import JobState
 from app.worker.redis_db import keys
 from tests.support.fault_jobs import all_ended, both_running_for_a_while, submit
-from tests.support.fault_stack import Stack
+from tests.support.fault_stack import STACK_SETTINGS, Stack
 from tests.support.jobs import job_row
 from tests.support.waiting import wait_until
+
+# The last sign of life of the dead worker (the message it took, or its heartbeat) is a
+# window old a window after the kill at the latest; the next reaper run acts on it (once
+# a new worker is there); plus a margin for a loaded machine.
+BOUND = (
+    float(STACK_SETTINGS["WORKER_LOST_AFTER_SECONDS"])
+    + float(STACK_SETTINGS["REAPER_INTERVAL_SECONDS"])
+    + 6
+)
 
 
 def counted_job(api: httpx.Client, folder: Path, seconds: float) -> uuid.UUID:

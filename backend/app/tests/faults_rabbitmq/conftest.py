@@ -1,9 +1,11 @@
 """The fault stack on RabbitMQ (127.0.0.1:5672) as the broker, in a virtual host of its
 own: the API and beat reach the broker directly, the worker through a proxy of its own,
 which a test freezes (SIGSTOP: nothing forwarded, nothing closed) to make the worker's
-machine vanish without a word."""
+machine vanish without a word. A package apart from tests/faults, whose stack shares
+the test database: the two stacks never run at once."""
 
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 
@@ -11,6 +13,7 @@ import pytest
 from sqlalchemy import make_url
 
 from tests.support.environment import TEST_DATABASE_URL
+from tests.support.fault_cases import healthy_stack, observe  # noqa: F401 (fixtures)
 from tests.support.fault_stack import (
     STACK_SETTINGS,
     ProxyProcess,
@@ -37,6 +40,8 @@ def amqp_url(port: int, vhost: str) -> str:
 
 @pytest.fixture(scope="package")
 def stack(database: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    if shutil.which("rabbitmqctl") is None:
+        pytest.skip("no RabbitMQ on this machine (rabbitmqctl not found)")
     vhost = f"tooljobs-faults-{os.getpid()}"
     rabbitmqctl("add_vhost", vhost)
     rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")

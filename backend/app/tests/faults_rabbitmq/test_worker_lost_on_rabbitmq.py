@@ -16,10 +16,10 @@ import pytest
 from app.core.celery_app import celery_app
 from app.models.job import JobState
 from app.worker.redis_db import keys
-from tests.faults.test_worker_group_killed import BOUND
 from tests.support import group_kills
 from tests.support.fault_jobs import all_ended, submit
 from tests.support.fault_stack import Stack
+from tests.support.group_kills import BOUND
 from tests.support.jobs import job_row
 from tests.support.processes import start_worker
 from tests.support.waiting import wait_until
@@ -65,9 +65,11 @@ def test_worker_machine_gone_before_start_its_jobs_run_after_missed_heartbeats(
         killed_at = time.monotonic()
         stack.database_proxy.restore()
         group_kills.database_answers_again(api)
-        # The new worker reaches the broker directly: the frozen path is the dead machine's.
+        # Another machine: it reaches the broker directly (the frozen path is the dead
+        # one's) under a name of its own (the dead one's control queue lives on until
+        # the broker gives up on its connection).
         restart = time.monotonic()
-        stack.worker = start_worker(env=stack.env)
+        stack.worker = start_worker("--hostname", f"other-{os.getpid()}@%h", env=stack.env)
         restart_took = time.monotonic() - restart
         wait_until(lambda: all_ended(2), timeout=BOUND + restart_took, interval=0.1)
         took = time.monotonic() - killed_at - restart_took
