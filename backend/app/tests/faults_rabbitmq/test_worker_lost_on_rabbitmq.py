@@ -15,7 +15,6 @@ import pytest
 
 from app.core.celery_app import celery_app
 from app.models.job import JobState
-from app.worker.redis_db import keys
 from tests.support import group_kills
 from tests.support.fault_jobs import all_ended, submit
 from tests.support.fault_stack import Stack
@@ -56,10 +55,7 @@ def test_worker_machine_gone_before_start_its_jobs_run_after_missed_heartbeats(
     stack.database_proxy.stall()
     try:
         stack.start_worker("--queues", "default")
-        hot = stack.redis.client()
-        wait_until(
-            lambda: all(hot.exists(keys.heartbeat(job)) for job in (counted, other)), timeout=30
-        )
+        group_kills.pool_holds(stack, {counted, other})
         os.kill(proxy, signal.SIGSTOP)
         stack.kill_worker()
         killed_at = time.monotonic()
@@ -79,6 +75,7 @@ def test_worker_machine_gone_before_start_its_jobs_run_after_missed_heartbeats(
     for job in (counted, other):
         assert (job_row(job).state, job_row(job).attempt) == (JobState.succeeded, 1)
     assert group_kills.runs(tmp_path / "counted") == 1
+    group_kills.submits_answer_again(api)
     api.close()
     observe(
         f"both jobs ended {took:.1f}s after the machine vanished, less a new worker's "

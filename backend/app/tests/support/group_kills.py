@@ -20,6 +20,7 @@ from app.worker.redis_db import keys
 from tests.support.fault_jobs import all_ended, both_running_for_a_while, submit
 from tests.support.fault_stack import STACK_SETTINGS, Stack
 from tests.support.jobs import job_row
+from tests.support.processes import active_task_ids
 from tests.support.waiting import wait_until
 
 # The last sign of life of the dead worker (the message it took, or its heartbeat) is a
@@ -55,14 +56,32 @@ def wait_all_ended(
     return time.monotonic() - killed_at - restart_took
 
 
+def pool_holds(stack: Stack, jobs: set[uuid.UUID]) -> None:
+    """Wait until the worker's pool processes took these jobs (they wait for the
+    database to mark them running)."""
+    broker_url = stack.env["CELERY_BROKER_URL"]
+    wanted = {str(job) for job in jobs}
+    wait_until(lambda: wanted <= active_task_ids(broker_url), timeout=30, interval=0.2)
+
+
 def database_answers_again(api: httpx.Client) -> None:
     """The API dropped the connections the stall broke (one 503 each) and answers."""
     wait_until(lambda: api.get("/jobs").status_code == 200, timeout=10, interval=0.1)
 
 
+def submits_answer_again(api: httpx.Client) -> None:
+    """Submits, on a pool of their own, answer again too: the next case starts whole."""
+
+    def accepted() -> bool:
+        response = api.post("/tools/echo/jobs", json={"inputs": {"message": "after"}})
+        return response.status_code == 202
+
+    wait_until(accepted, timeout=10, interval=0.1)
+
+
 def killed_before_start(stack: Stack, folder: Path, bound: float) -> float:
-    """Both slots took a job, beat its heart, and wait for the database to mark it
-    running when the group dies: the jobs are queued, their messages taken."""
+    """Both slots took a job and wait for the database to mark it running when the
+    group dies: the jobs are queued, their messages taken."""
     api = stack.client()
     stack.stop_worker()
     counted = counted_job(api, folder / "counted", 0.2)
@@ -71,10 +90,7 @@ def killed_before_start(stack: Stack, folder: Path, bound: float) -> float:
     try:
         # Only the jobs' queue, so that no housekeeping task takes a slot meanwhile.
         stack.start_worker("--queues", "default")
-        hot = stack.redis.client()
-        wait_until(
-            lambda: all(hot.exists(keys.heartbeat(job)) for job in (counted, other)), timeout=30
-        )
+        pool_holds(stack, {counted, other})
         stack.kill_worker()
         killed_at = time.monotonic()
     finally:
@@ -85,6 +101,7 @@ def killed_before_start(stack: Stack, folder: Path, bound: float) -> float:
     for job in (counted, other):
         assert (job_row(job).state, job_row(job).attempt) == (JobState.succeeded, 1)
     assert runs(folder / "counted") == 1
+    submits_answer_again(api)
     api.close()
     return took
 
@@ -124,6 +141,7 @@ def killed_while_reporting_the_end(stack: Stack, folder: Path, bound: float) -> 
     assert {job_row(job).state for job in (counted, other)} == {JobState.running}
     took = wait_all_ended(stack, api, killed_at, bound)
     check_lost_attempt_ended(counted, other, runs(folder / "counted"))
+    submits_answer_again(api)
     api.close()
     return took
 

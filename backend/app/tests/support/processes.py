@@ -53,6 +53,17 @@ def answers_ping(broker_url: str) -> bool:
         return bool(mailbox(connection)._broadcast("ping", {}, reply=True, timeout=0.5))
 
 
+def active_task_ids(broker_url: str) -> set[str]:
+    """The ids of the tasks that the workers on this broker have in their pool processes
+    (the main process answers even while those are stuck)."""
+    mailbox = Mailbox(
+        celery_app.conf.control_exchange, type="fanout", accept=["json"], serializer="json"
+    )
+    with celery_app.connection_for_write(broker_url) as connection:
+        replies = mailbox(connection)._broadcast("active", {}, reply=True, timeout=0.5)
+    return {task["id"] for reply in replies for tasks in reply.values() for task in tasks}
+
+
 def start_beat(schedule_file: Path, env: Mapping[str, str] = {}) -> subprocess.Popen[bytes]:
     """A real `celery beat` process; `env` overrides settings (periods, broker) for it."""
     return subprocess.Popen(
