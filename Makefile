@@ -38,7 +38,8 @@ test: install services lint
 		&& rm -rf $$scratch
 	# Two processes share the tests (pytest-xdist); the fault suite runs afterwards on its
 	# own, one stack at a time, as its time bounds assume.
-	cd $(PROJECT) && $(BIN)/pytest -n 2 --ignore=tests/faults && $(BIN)/pytest tests/faults
+	cd $(PROJECT) && $(BIN)/pytest -n 2 --ignore=tests/faults --ignore=tests/faults_rabbitmq \
+		&& $(BIN)/pytest tests/faults tests/faults_rabbitmq
 
 ## tooljobs against a naive FastAPI+Celery peer (not part of test); needs wrk.
 bench: install services

@@ -12,6 +12,7 @@ that a run of tool tests alone does not load the whole app (seconds on a busy ma
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -108,3 +109,12 @@ def worker(database: None) -> Iterator[subprocess.Popen[bytes]]:
     process = start_worker()
     yield process
     stop(process)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """What the fault cases saw (tests/support/fault_cases.py), when any ran."""
+    observed = sys.modules.get("tests.support.fault_cases")
+    if observed is not None and observed.OBSERVED:
+        terminalreporter.section("fault cases observed")
+        for line in observed.OBSERVED:
+            terminalreporter.write_line(line)

@@ -89,11 +89,12 @@ def test_redelivered_job_with_no_attempts_left_fails_as_worker_lost() -> None:
     assert job.error["type"] == "worker_lost"
 
 
-def test_duplicate_delivery_of_a_job_started_moments_ago_is_ignored() -> None:
-    """The worker that took it may not have beaten its heart yet (the first beat goes
-    with the mirror of the start): as the reaper does, a delivery gives it the whole
-    lost-worker window, and leaves no heart of its own behind."""
-    job_id = running_job(attempt=1, max_attempts=1, started_seconds_ago=0)
+def test_second_of_two_simultaneous_deliveries_leaves_the_job_to_the_first() -> None:
+    """Two deliveries of a queued job at once: the other took it a moment ago and may not
+    have beaten its heart yet (that beat goes with the mirror of the start). As the
+    reaper does, this delivery gives it the whole lost-worker window, and leaves no
+    heart of its own behind."""
+    job_id = running_job(attempt=1, max_attempts=2, started_seconds_ago=0)
     run_job_here(job_id)
     job = job_row(job_id)
     assert (job.state, job.attempt) == (JobState.running, 1)

@@ -48,6 +48,10 @@ celery_app.conf.update(
         "socket_connect_timeout": 3,
         "socket_timeout": 3,
     },
+    # RabbitMQ takes a worker's connection for dead after two missed heartbeats, and
+    # requeues what it held, also when its machine vanished without closing it. (A Redis
+    # broker watches no connection: the reaper gives back what a dead worker took.)
+    broker_heartbeat=max(1, round(settings.WORKER_LOST_AFTER_SECONDS / 2)),
     broker_connection_retry_on_startup=True,
     # Fail a submit within seconds when the broker is down, instead of hanging the request.
     broker_connection_timeout=3,

@@ -83,7 +83,10 @@ class Settings(BaseSettings):
     JOB_SNAPSHOT_TTL_SECONDS: int = Field(default=24 * 3600, ge=60)
     # A running job's worker refreshes its heartbeat this often ...
     HEARTBEAT_INTERVAL_SECONDS: float = Field(default=5.0, gt=0)
-    # ... and a running job whose heartbeat is older than this is failed as worker_lost.
+    # ... and a running job whose heartbeat is older than this, or a queued job whose
+    # message a worker took this long ago, is taken for lost (given back, or failed as
+    # worker_lost) at the reaper's next run; a RabbitMQ broker hears from each worker's
+    # connection every half of it.
     WORKER_LOST_AFTER_SECONDS: float = Field(default=60.0, gt=0)
     REAPER_INTERVAL_SECONDS: float = Field(default=30.0, gt=0)
     # A worker that cannot reach the database retries a job's writes this long, so that

@@ -215,6 +215,12 @@ def list_queued_job_ids(session: Session, *, created_before: datetime) -> Sequen
     return session.scalars(statement).all()
 
 
+def select_queued_job_ids(session: Session, job_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of the jobs that are queued."""
+    statement = select(Job.id).where(Job.id.in_(job_ids), Job.state == JobState.queued)
+    return set(session.scalars(statement))
+
+
 def purge_ended_jobs(session: Session, *, finished_before: datetime, limit: int) -> list[uuid.UUID]:
     """Delete up to `limit` terminal jobs that ended before the date, leaving tombstones."""
     expired = session.execute(

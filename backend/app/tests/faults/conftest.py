@@ -3,16 +3,18 @@ server, a real uvicorn API, a worker and beat, with PostgreSQL and the broker re
 through TCP proxies that a test can cut and restore.
 
 Every fault test gets the running stack; each starts from a live worker, open proxies
-and an empty hot state, whatever the test before it broke.
+and an empty hot state, whatever the test before it broke (tests/support/fault_cases.py).
+The RabbitMQ variant is tests/faults_rabbitmq/: a package of its own, so that its stack
+and this one, which share the test database, never run at once.
 """
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import make_url
 
 from tests.support.environment import TEST_DATABASE_URL
+from tests.support.fault_cases import healthy_stack, observe  # noqa: F401 (fixtures)
 from tests.support.fault_stack import (
     API_PORT,
     BROKER_PROXY_PORT,
@@ -62,37 +64,3 @@ def stack(database: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         broker_proxy.close()
         database_proxy.close()
         redis_server.kill()
-
-
-@pytest.fixture(autouse=True)
-def healthy_stack(stack: Stack) -> Iterator[None]:
-    """Each test starts from a whole stack and an empty hot state, and leaves one."""
-    yield
-    stack.database_proxy.restore()
-    stack.broker_proxy.restore()
-    if stack.redis.process is None:
-        stack.redis.start()
-    if stack.worker is None or stack.worker.poll() is not None:
-        stack.start_worker()
-    stack.redis.client(db=0).flushdb()
-
-
-# What each case saw, shown at the end of the run for the closing note of issue 7.
-OBSERVED: list[str] = []
-
-
-@pytest.fixture
-def observe(request: pytest.FixtureRequest) -> Callable[[str], None]:
-    started = time.monotonic()
-
-    def record(what: str) -> None:
-        OBSERVED.append(f"{request.node.name} ({time.monotonic() - started:.1f}s): {what}")
-
-    return record
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if OBSERVED:
-        terminalreporter.section("fault cases observed")
-        for line in OBSERVED:
-            terminalreporter.write_line(line)

@@ -95,3 +95,28 @@ class Rerunnable(Sleep):
     name = "rerunnable"
     title = "Rerunnable sleep"
     max_attempts = 3
+
+
+class CountedSleepInputs(BaseModel):
+    folder: str
+    seconds: float = Field(ge=0, le=60)
+    steps: int = Field(default=4, ge=1, le=100)
+
+
+class CountedSleep(Tool[CountedSleepInputs, SleepOutputs]):
+    """Sleeps like the built-in sleep, safe to rerun, and adds a line to `folder/runs`
+    each time it starts: how many times a job really ran."""
+
+    name = "counted-sleep"
+    version = "1.0.0"
+    title = "Counted sleep"
+    max_attempts = 3
+
+    def run(self, inputs: CountedSleepInputs, ctx: JobContext) -> SleepOutputs:
+        with (Path(inputs.folder) / "runs").open("a") as runs:
+            runs.write(f"{ctx.job_id}\n")
+        started = time.monotonic()
+        for step in range(1, inputs.steps + 1):
+            time.sleep(inputs.seconds / inputs.steps)
+            ctx.progress(step / inputs.steps, f"step {step} of {inputs.steps}")
+        return SleepOutputs(slept=time.monotonic() - started)

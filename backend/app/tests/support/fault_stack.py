@@ -32,6 +32,9 @@ STACK_SETTINGS = {
     "REAPER_INTERVAL_SECONDS": "0.5",
     "RESEND_INTERVAL_SECONDS": "1",
     "RESEND_QUEUED_AFTER_SECONDS": "2",
+    # A retry waits 2 to 4 s on the worker that took it (its countdown): long enough for
+    # a test to kill that worker meanwhile.
+    "RETRY_BACKOFF_SECONDS": "4",
     # Two pools (API, worker children) within PostgreSQL's 100 connections, beside
     # other test runs on the same server.
     "DATABASE_POOL_SIZE": "10",
@@ -119,9 +122,12 @@ class Stack:
     broker_proxy: ProxyProcess
     worker: subprocess.Popen[bytes] | None = None
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    # The worker's own settings where they differ from the API's and beat's (its broker
+    # URL through a proxy of its own, say).
+    worker_env: dict[str, str] = field(default_factory=dict)
 
-    def start_worker(self) -> None:
-        self.worker = start_worker(env=self.env)
+    def start_worker(self, *extra: str) -> None:
+        self.worker = start_worker(*extra, env={**self.env, **self.worker_env})
 
     def stop_worker(self) -> None:
         if self.worker is not None:
@@ -145,9 +151,9 @@ class Stack:
             return False
 
 
-def proxied_database_url() -> str:
+def proxied_database_url(port: int = DATABASE_PROXY_PORT) -> str:
     return (
         make_url(TEST_DATABASE_URL)
-        .set(host="127.0.0.1", port=DATABASE_PROXY_PORT)
+        .set(host="127.0.0.1", port=port)
         .render_as_string(hide_password=False)
     )

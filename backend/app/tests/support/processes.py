@@ -33,6 +33,8 @@ def start_worker(
         env=environment,
         stdout=output,
         stderr=None if output is None else subprocess.STDOUT,
+        # A process group of its own, which a test kills whole, as a machine that dies.
+        start_new_session=True,
     )
     try:
         wait_until(
@@ -75,6 +77,17 @@ def start_api(
     )
 
 
+def active_task_ids(broker_url: str) -> set[str]:
+    """The ids of the tasks that the workers on this broker have in their pool processes
+    (the main process answers even while those are stuck)."""
+    mailbox = Mailbox(
+        celery_app.conf.control_exchange, type="fanout", accept=["json"], serializer="json"
+    )
+    with celery_app.connection_for_write(broker_url) as connection:
+        replies = mailbox(connection)._broadcast("active", {}, reply=True, timeout=0.5)
+    return {task["id"] for reply in replies for tasks in reply.values() for task in tasks}
+
+
 def start_beat(schedule_file: Path, env: Mapping[str, str] = {}) -> subprocess.Popen[bytes]:
     """A real `celery beat` process; `env` overrides settings (periods, broker) for it."""
     return subprocess.Popen(
@@ -96,9 +109,9 @@ def pool_processes(worker: subprocess.Popen[bytes]) -> list[int]:
 
 
 def kill_worker(worker: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the worker and its pool processes, as a machine that dies would."""
-    for pid in [worker.pid, *pool_processes(worker)]:
-        os.kill(pid, signal.SIGKILL)
+    """SIGKILL the worker's whole process group (the main process and its pool
+    processes at once), as a machine that dies would."""
+    os.killpg(worker.pid, signal.SIGKILL)
     worker.wait()
 
 
