@@ -65,7 +65,13 @@ def test_one_jobs_trace_holds_its_request_the_broker_hop_and_the_run(tmp_path: P
 
             def whole_chain() -> list[ExportedSpan] | None:
                 spans = collector.exported()
-                runs = [s for s in spans if s.name == f"run/{TaskName.RUN_JOB}"]
+                # This job's run: the worker may also run a job an earlier test left queued.
+                runs = [
+                    s
+                    for s in spans
+                    if s.name == f"run/{TaskName.RUN_JOB}"
+                    and s.attributes.get("messaging.message.id") == job_id
+                ]
                 if not runs:
                     return None
                 chain = chain_up(spans, runs[0])
