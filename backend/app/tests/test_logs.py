@@ -18,8 +18,7 @@ from app.core import log_config
 from app.core.config import settings
 from app.core.security import user_id_from_token
 from tests.support.environment import TEST_DATABASE_URL
-from tests.support.ports import free_port
-from tests.support.processes import start_api, start_worker, stop
+from tests.support.processes import api_and_worker
 from tests.support.users import auth, make_api_key, make_user
 from tests.support.waiting import wait_until
 
@@ -50,27 +49,14 @@ def stack(database: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "LOG_LEVEL": "DEBUG",
         "DATABASE_URL": database_url.render_as_string(hide_password=False),
     }
-    port = free_port()
-    with api_log.open("wb") as api_output, worker_log.open("wb") as worker_output:
-        # uvicorn's access lines are at INFO.
-        api = start_api(port, "--log-level", "info", env=env, output=api_output)
-        worker = None
-        try:
-            worker = start_worker("--loglevel", "DEBUG", env=env, output=worker_output)
-            url = f"http://127.0.0.1:{port}/api/v1"
-            wait_until(lambda: answers(f"{url}/health"), timeout=60, interval=0.2)
-            yield LoggedStack(url, api_log, worker_log)
-        finally:
-            if worker is not None:
-                stop(worker)
-            stop(api)
-
-
-def answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
+    with (
+        api_log.open("wb") as api_output,
+        worker_log.open("wb") as worker_output,
+        api_and_worker(
+            env, worker_loglevel="DEBUG", api_output=api_output, worker_output=worker_output
+        ) as url,
+    ):
+        yield LoggedStack(url, api_log, worker_log)
 
 
 def events(log: Path) -> list[dict[str, Any]]:

@@ -15,17 +15,9 @@ import pytest
 from app.worker.task_routes import TaskName
 from tests.support.otlp_collector import ExportedSpan, running_collector
 from tests.support.paths import PROJECT_DIR
-from tests.support.ports import free_port
-from tests.support.processes import start_api, start_worker, stop
+from tests.support.processes import api_and_worker
 from tests.support.users import auth, make_user
 from tests.support.waiting import wait_until
-
-
-def answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def chain_up(spans: list[ExportedSpan], span: ExportedSpan) -> list[ExportedSpan]:
@@ -49,13 +41,9 @@ def test_one_jobs_trace_holds_its_request_the_broker_hop_and_the_run(tmp_path: P
             "OTEL_BSP_SCHEDULE_DELAY": "100",
             "LOG_FORMAT": "json",
         }
-        port = free_port()
-        api = start_api(port, "--log-level", "info", env=env, output=api_output)
-        worker = None
-        try:
-            worker = start_worker("--loglevel", "INFO", env=env, output=worker_output)
-            url = f"http://127.0.0.1:{port}/api/v1"
-            wait_until(lambda: answers(f"{url}/health"), timeout=60, interval=0.2)
+        with api_and_worker(
+            env, worker_loglevel="INFO", api_output=api_output, worker_output=worker_output
+        ) as url:
             headers = auth(make_user("traced@example.com"))
             submitted = httpx.post(
                 f"{url}/jobs", headers=headers, json={"tool": "echo", "inputs": {"message": "x"}}
@@ -78,10 +66,6 @@ def test_one_jobs_trace_holds_its_request_the_broker_hop_and_the_run(tmp_path: P
                 return chain if chain[-1].parent_span_id == "" else None
 
             chain = wait_until(whole_chain, timeout=30, interval=0.2)
-        finally:
-            if worker is not None:
-                stop(worker)
-            stop(api)
     run, publish, *between, request = chain
     assert (run.service, run.kind_name) == ("tooljobs-worker", "SPAN_KIND_CONSUMER")
     assert publish.name == f"apply_async/{TaskName.RUN_JOB}"

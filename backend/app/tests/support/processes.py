@@ -4,14 +4,17 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+import httpx
 from kombu.pidbox import Mailbox
 
 from app.core.celery_app import celery_app
 from tests.support.paths import PROJECT_DIR
+from tests.support.ports import free_port
 from tests.support.waiting import wait_until
 
 
@@ -122,3 +125,34 @@ def stop(process: subprocess.Popen[Any]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@contextmanager
+def api_and_worker(
+    env: Mapping[str, str],
+    *,
+    worker_loglevel: str,
+    api_output: IO[bytes],
+    worker_output: IO[bytes],
+) -> Iterator[str]:
+    """A real API (uvicorn at INFO, for its access lines) and a worker with these
+    settings, each writing to its file; the API's base URL, once it answers."""
+    port = free_port()
+    api = start_api(port, "--log-level", "info", env=env, output=api_output)
+    worker = None
+    try:
+        worker = start_worker("--loglevel", worker_loglevel, env=env, output=worker_output)
+        url = f"http://127.0.0.1:{port}/api/v1"
+        wait_until(lambda: answers(f"{url}/health"), timeout=60, interval=0.2)
+        yield url
+    finally:
+        if worker is not None:
+            stop(worker)
+        stop(api)
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
