@@ -26,8 +26,6 @@ from tests.support.fault_stack import (
     Stack,
     proxied_database_url,
 )
-from tests.support.processes import start_api, start_beat, stop
-from tests.support.waiting import wait_until
 
 
 @pytest.fixture(scope="package")
@@ -50,17 +48,5 @@ def stack(database: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         database_proxy=database_proxy,
         broker_proxy=broker_proxy,
     )
-    try:
-        # The API and beat start while the worker does (each takes seconds to import).
-        running.processes.append(start_api(API_PORT, env=env))
-        running.processes.append(start_beat(folder / "beat-schedule", env))
-        running.start_worker()
-        wait_until(running.api_answers, timeout=60, interval=0.2)
+    with running.running(API_PORT, folder):
         yield running
-    finally:
-        running.stop_worker()
-        for process in running.processes:
-            stop(process)
-        broker_proxy.close()
-        database_proxy.close()
-        redis_server.kill()

@@ -8,8 +8,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from app.models.job import JobState
 from tests.support import group_kills
 from tests.support.fault_jobs import submit
@@ -19,23 +17,11 @@ from tests.support.jobs import job_row
 from tests.support.waiting import wait_until
 
 
-@pytest.mark.parametrize(
-    "moment",
-    [
-        group_kills.killed_before_start,
-        group_kills.killed_while_running,
-        group_kills.killed_while_reporting_the_end,
-    ],
-    ids=["before-start", "while-running", "reporting-the-end"],
-)
+@group_kills.at_each_moment
 def test_worker_group_killed_every_job_ends_within_the_bound_once(
-    stack: Stack, observe: Any, tmp_path: Path, moment: Any
+    stack: Stack, observe: Any, tmp_path: Path, moment: group_kills.Moment
 ) -> None:
-    took = moment(stack, tmp_path, BOUND)
-    observe(
-        f"both jobs ended {took:.1f}s after the kill, less a new worker's start "
-        f"(bound {BOUND:.1f}s)"
-    )
+    group_kills.ends_within_the_bound(stack, observe, tmp_path, moment)
 
 
 def test_worker_group_killed_holding_a_retry_until_its_countdown_it_runs_within_the_bound(

@@ -22,8 +22,6 @@ from tests.support.fault_stack import (
     proxied_database_url,
 )
 from tests.support.ports import free_ports
-from tests.support.processes import start_api, start_beat, stop
-from tests.support.waiting import wait_until
 
 RABBITMQ_PORT = 5672
 REDIS_PORT, WORKER_BROKER_PROXY_PORT, DATABASE_PROXY_PORT, API_PORT = free_ports(4)
@@ -64,16 +62,7 @@ def stack(database: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         worker_env={"CELERY_BROKER_URL": amqp_url(WORKER_BROKER_PROXY_PORT, vhost)},
     )
     try:
-        running.processes.append(start_api(API_PORT, env=env))
-        running.processes.append(start_beat(folder / "beat-schedule", env))
-        running.start_worker()
-        wait_until(running.api_answers, timeout=60, interval=0.2)
-        yield running
+        with running.running(API_PORT, folder):
+            yield running
     finally:
-        running.stop_worker()
-        for process in running.processes:
-            stop(process)
-        worker_broker_proxy.close()
-        database_proxy.close()
-        redis_server.kill()
         rabbitmqctl("delete_vhost", vhost)

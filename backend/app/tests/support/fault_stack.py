@@ -6,6 +6,8 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from sqlalchemy import make_url
 from tests.support.environment import TEST_DATABASE_URL
 from tests.support.paths import PROJECT_DIR
 from tests.support.ports import free_ports
-from tests.support.processes import kill_worker, start_worker, stop
+from tests.support.processes import kill_worker, start_api, start_beat, start_worker, stop
 from tests.support.users import auth, make_user
 from tests.support.waiting import wait_until
 
@@ -125,6 +127,25 @@ class Stack:
     # The worker's own settings where they differ from the API's and beat's (its broker
     # URL through a proxy of its own, say).
     worker_env: dict[str, str] = field(default_factory=dict)
+
+    @contextmanager
+    def running(self, api_port: int, folder: Path) -> Iterator["Stack"]:
+        """The stack with its API, beat and worker started; at the end every process
+        stopped, the proxies closed and the Redis server killed."""
+        try:
+            # The API and beat start while the worker does (each takes seconds to import).
+            self.processes.append(start_api(api_port, env=self.env))
+            self.processes.append(start_beat(folder / "beat-schedule", self.env))
+            self.start_worker()
+            wait_until(self.api_answers, timeout=60, interval=0.2)
+            yield self
+        finally:
+            self.stop_worker()
+            for process in self.processes:
+                stop(process)
+            self.broker_proxy.close()
+            self.database_proxy.close()
+            self.redis.kill()
 
     def start_worker(self, *extra: str) -> None:
         self.worker = start_worker(*extra, env={**self.env, **self.worker_env})

@@ -11,9 +11,11 @@ the end is recorded), with the message taken and not acknowledged.
 
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from app.models.job import JobState
 from app.worker.redis_db import keys
@@ -159,3 +161,24 @@ def check_lost_attempt_ended(counted: uuid.UUID, other: uuid.UUID, counted_runs:
     assert (lost.state, lost.attempt) == (JobState.failed, 1)
     assert lost.error is not None
     assert lost.error["type"] == "worker_lost"
+
+
+# A moment: the worker killed at it; how long the jobs took to end after the kill.
+Moment = Callable[[Stack, Path, float], float]
+
+# Each moment, for the fault suite of each broker.
+at_each_moment = pytest.mark.parametrize(
+    "moment",
+    [killed_before_start, killed_while_running, killed_while_reporting_the_end],
+    ids=["before-start", "while-running", "reporting-the-end"],
+)
+
+
+def ends_within_the_bound(
+    stack: Stack, observe: Callable[[str], None], folder: Path, moment: Moment
+) -> None:
+    took = moment(stack, folder, BOUND)
+    observe(
+        f"both jobs ended {took:.1f}s after the kill, less a new worker's start "
+        f"(bound {BOUND:.1f}s)"
+    )
