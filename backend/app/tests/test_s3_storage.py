@@ -11,10 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
+from app.core.config import Settings, settings
 from app.core.s3_storage import PART_BYTES, S3Storage
-from app.core.storage import ObjectTooLarge, StorageUnavailable
+from app.core.storage import LocalStorage, ObjectTooLarge, StorageUnavailable, storage_at
 from app.db.session import SessionLocal
 from app.models.file import File
 from tests.support.fault_stack import ProxyProcess
@@ -219,3 +221,24 @@ def test_an_upload_while_the_store_is_down_is_503_and_keeps_nothing(
     with SessionLocal() as session:
         assert session.scalar(select(func.count()).select_from(File)) == 0
     assert upload(stack, headers).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "url", ["s3:///no-bucket", "file://host/path", "file:relative", "minio://b/p", "/var/x"]
+)
+def test_a_storage_url_that_is_neither_a_local_path_nor_a_bucket_is_refused(url: str) -> None:
+    with pytest.raises(ValidationError, match="STORAGE_URL"):
+        Settings(_env_file=None, STORAGE_URL=url)  # type: ignore[call-arg]
+
+
+def test_the_storage_url_chooses_the_backend(tmp_path: Path) -> None:
+    default = storage_at(None)
+    assert isinstance(default, LocalStorage)
+    assert default.root == settings.storage_dir.resolve()
+    local = storage_at(tmp_path.as_uri())
+    assert isinstance(local, LocalStorage)
+    assert local.root == tmp_path.resolve()
+    s3 = storage_at("s3://a-bucket/some/prefix/", "http://127.0.0.1:9")
+    assert isinstance(s3, S3Storage)
+    assert (s3.bucket, s3.prefix) == ("a-bucket", "some/prefix")
+    assert s3.client.meta.endpoint_url == "http://127.0.0.1:9"

@@ -108,13 +108,18 @@ def read_chunks(stream: BinaryIO) -> Iterator[bytes]:
 
 @cache
 def storage() -> Storage:
-    if settings.STORAGE_URL is None:
+    return storage_at(settings.STORAGE_URL, settings.STORAGE_S3_ENDPOINT_URL)
+
+
+def storage_at(url: str | None, s3_endpoint_url: str | None = None) -> Storage:
+    """The backend of a STORAGE_URL; without one, the local STORAGE_DIR as always."""
+    if url is None:
         return LocalStorage(settings.storage_dir)
-    url = urlsplit(settings.STORAGE_URL)
-    if url.scheme == "file":
-        return LocalStorage(Path(unquote(url.path)))
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        return LocalStorage(Path(unquote(parts.path)))
     # Imported here: it imports this module, and boto3 costs every process that stores
     # locally a third of a second at start.
     from app.core.s3_storage import S3Storage, s3_client
 
-    return S3Storage(s3_client(settings.STORAGE_S3_ENDPOINT_URL), url.netloc, url.path)
+    return S3Storage(s3_client(s3_endpoint_url), parts.netloc, parts.path)
