@@ -242,3 +242,25 @@ def test_the_storage_url_chooses_the_backend(tmp_path: Path) -> None:
     assert isinstance(s3, S3Storage)
     assert (s3.bucket, s3.prefix) == ("a-bucket", "some/prefix")
     assert s3.client.meta.endpoint_url == "http://127.0.0.1:9"
+
+
+def test_a_job_whose_input_cannot_be_staged_fails_as_a_system_error(
+    stack: S3Stack, s3_server: S3Server
+) -> None:
+    headers = auth(make_user("s3-job@example.com"))
+    uploaded = upload(stack, headers)
+    assert uploaded.status_code == 201, uploaded.text
+    stack.proxy.cut()
+    try:
+        submitted = httpx.post(
+            f"{stack.api}/tools/checksum/jobs",
+            headers=headers,
+            json={"inputs": {"file": uploaded.json()["id"]}},
+        )
+        assert submitted.status_code == 202, submitted.text
+        job = wait_for_end(stack, headers, submitted.json()["id"])
+    finally:
+        stack.proxy.restore()
+    assert job["state"] == "failed", job
+    assert job["error"]["type"] == "system_error", job
+    assert "storage" in job["error"]["message"]
