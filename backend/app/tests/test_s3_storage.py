@@ -198,9 +198,13 @@ def test_upload_compress_and_download_through_s3(
     assert downloaded.status_code == 200
     assert gzip.decompress(downloaded.content) == CONTENT
 
+    # Deletes go through the storage too: the file's object, and everything of the job.
     deleted = httpx.delete(f"{stack.api}/files/{file['id']}", headers=headers)
     assert deleted.status_code == 204, deleted.text
     assert f"{stack.prefix}/files/{file['id']}" not in s3_server.keys(stack.prefix)
+    deleted = httpx.delete(f"{stack.api}/jobs/{job['id']}", headers=headers)
+    assert deleted.status_code == 204, deleted.text
+    assert s3_server.keys(f"{stack.prefix}/jobs/{job['id']}/") == []
 
 
 def test_an_upload_while_the_store_is_down_is_503_and_keeps_nothing(
