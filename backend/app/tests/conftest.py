@@ -22,6 +22,8 @@ import pytest
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
 
+    from tests.support.s3 import S3Server
+
 TOOL_TESTS = Path(__file__).resolve().parent / "tools"
 
 
@@ -118,3 +120,20 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("fault cases observed")
         for line in observed.OBSERVED:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator["S3Server"]:
+    """A real S3 endpoint over HTTP (moto's server mode) with one empty bucket."""
+    from moto.server import ThreadedMotoServer
+
+    from tests.support.ports import free_port
+    from tests.support.s3 import S3Server
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    s3 = S3Server(f"http://127.0.0.1:{port}", port, bucket="tooljobs-test")
+    s3.client().create_bucket(Bucket=s3.bucket)
+    yield s3
+    server.stop()

@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.api.body_limits import is_json, media_type
 from app.core.config import settings
+from app.core.storage import StorageUnavailable
 from app.services.errors import (
     Conflict,
     FieldError,
@@ -48,6 +49,7 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, backing_service_down)
     app.add_exception_handler(RedisUnavailable, backing_service_down)
+    app.add_exception_handler(StorageUnavailable, backing_service_down)
 
 
 def service_error(request: Request, error: ServiceError) -> JSONResponse:

@@ -4,8 +4,10 @@ import json
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     AnyHttpUrl,
     BeforeValidator,
     EmailStr,
@@ -29,6 +31,18 @@ def _comma_list(value: object) -> object:
             return json.loads(value)
         return [origin.strip() for origin in value.split(",") if origin.strip()]
     return value
+
+
+def _storage_url(value: str | None) -> str | None:
+    """file:///absolute/path or s3://bucket[/prefix], refused at start otherwise."""
+    if value is None:
+        return value
+    url = urlsplit(value)
+    if url.scheme == "file" and url.path.startswith("/") and not url.netloc:
+        return value
+    if url.scheme == "s3" and url.netloc and not url.query and not url.fragment:
+        return value
+    raise ValueError("STORAGE_URL must be file:///absolute/path or s3://bucket/prefix")
 
 
 class Settings(BaseSettings):
@@ -125,6 +139,12 @@ class Settings(BaseSettings):
     RUNTIME_DIR: Path = Path("var")
     # Uploaded files and job artifacts; API and workers must share it (a volume in compose).
     STORAGE_DIR: Path | None = None
+    # Or where they live as a URL, which takes precedence: `file:///path` (a local
+    # directory, as STORAGE_DIR) or `s3://bucket/prefix` (S3-compatible object storage;
+    # credentials from the standard AWS variables and files).
+    STORAGE_URL: Annotated[str | None, AfterValidator(_storage_url)] = None
+    # The S3 endpoint of a server other than AWS (MinIO, Ceph, ...): http(s)://host:port.
+    STORAGE_S3_ENDPOINT_URL: str | None = None
     MAX_UPLOAD_BYTES: int = Field(default=1024**3, ge=1)
     # Every other request body (JSON, forms): past this size 413, before an endpoint reads it.
     MAX_REQUEST_BYTES: int = Field(default=1024**2, ge=1024)

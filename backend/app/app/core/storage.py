@@ -2,8 +2,8 @@
 
 Keys are relative paths (`files/<id>`, `jobs/<id>/artifacts/<name>`) built by the
 services from ids and validated names; the backend refuses any key that would leave
-its root all the same. Another backend (S3-compatible, say) implements the same five
-methods; tools never see it.
+its root all the same. `STORAGE_URL` chooses the backend: this local one, or the
+S3-compatible one of app.core.s3_storage; tools never see either.
 """
 
 import hashlib
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import BinaryIO, Protocol
+from urllib.parse import unquote, urlsplit
 
 from app.core.config import settings
 
@@ -22,6 +23,10 @@ CHUNK_BYTES = 1024 * 1024
 
 class ObjectTooLarge(Exception):
     """The content passed the size limit; nothing was kept."""
+
+
+class StorageUnavailable(Exception):
+    """The store cannot be reached now (an outage, not a refusal); the caller may retry."""
 
 
 @dataclass(frozen=True)
@@ -103,4 +108,18 @@ def read_chunks(stream: BinaryIO) -> Iterator[bytes]:
 
 @cache
 def storage() -> Storage:
-    return LocalStorage(settings.storage_dir)
+    return storage_at(settings.STORAGE_URL, settings.STORAGE_S3_ENDPOINT_URL)
+
+
+def storage_at(url: str | None, s3_endpoint_url: str | None = None) -> Storage:
+    """The backend of a STORAGE_URL; without one, the local STORAGE_DIR as always."""
+    if url is None:
+        return LocalStorage(settings.storage_dir)
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        return LocalStorage(Path(unquote(parts.path)))
+    # Imported here: it imports this module, and boto3 costs every process that stores
+    # locally a third of a second at start.
+    from app.core.s3_storage import S3Storage, s3_client
+
+    return S3Storage(s3_client(s3_endpoint_url), parts.netloc, parts.path)

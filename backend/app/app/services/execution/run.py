@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.core import log_context
 from app.core.config import settings
+from app.core.storage import StorageUnavailable
 from app.crud import job as job_crud
 from app.db.base_class import utcnow
 from app.db.retry import retry_while_unreachable
@@ -158,6 +159,11 @@ def _run_tool(job: JobRead, ctx: JobContext) -> Ending | RetryLater:
         return Cancelled()
     except ToolError as error:
         return _failed(ErrorType.tool_error, str(error))
+    except StorageUnavailable as error:
+        # The store's outage (staging an input, keeping an artifact), not the tool's fault.
+        if job.attempt < job.max_attempts:
+            return RetryLater(f"retrying after {error!r}")
+        return _failed(ErrorType.system_error, "the storage could not be reached")
     except Exception as error:
         if isinstance(error, tool_class.transient_errors) and job.attempt < job.max_attempts:
             return RetryLater(f"retrying after {error!r}")

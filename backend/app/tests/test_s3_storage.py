@@ -1,0 +1,270 @@
+"""The S3-compatible storage backend against a real S3 endpoint over HTTP (moto's
+server mode): the storage interface, then an API and a worker storing on it."""
+
+import gzip
+import hashlib
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import func, select
+
+from app.core.config import Settings, settings
+from app.core.s3_storage import PART_BYTES, S3Storage
+from app.core.storage import LocalStorage, ObjectTooLarge, StorageUnavailable, storage_at
+from app.db.session import SessionLocal
+from app.models.file import File
+from tests.support.fault_stack import ProxyProcess
+from tests.support.ports import free_port, free_ports
+from tests.support.processes import start_api, start_worker, stop
+from tests.support.s3 import S3Server
+from tests.support.users import auth, make_user
+from tests.support.waiting import wait_until
+
+CONTENT = b"the quick brown fox\njumps over the lazy dog\n" * 2000
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"test-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def s3(s3_server: S3Server, prefix: str) -> S3Storage:
+    return S3Storage(s3_server.client(), s3_server.bucket, prefix)
+
+
+def mib_chunks(count: int) -> Iterator[bytes]:
+    for index in range(count):
+        yield bytes([index % 251]) * MIB
+
+
+def test_write_open_and_local_path_round_trip(
+    s3: S3Storage, s3_server: S3Server, prefix: str
+) -> None:
+    stored = s3.write("files/one", [CONTENT[:1000], CONTENT[1000:]])
+    assert (stored.size, stored.sha256) == (len(CONTENT), hashlib.sha256(CONTENT).hexdigest())
+    assert s3_server.keys(prefix) == [f"{prefix}/files/one"]
+    with s3.open("files/one") as stream:
+        assert stream.read() == CONTENT
+    with s3.local_path("files/one") as path:
+        assert path.read_bytes() == CONTENT
+    assert not path.exists()
+    assert not path.parent.exists()
+
+
+def test_large_content_goes_up_in_parts(s3: S3Storage, s3_server: S3Server, prefix: str) -> None:
+    count = 2 * PART_BYTES // MIB + 3
+    expected = hashlib.sha256(b"".join(mib_chunks(count))).hexdigest()
+    stored = s3.write("jobs/j/artifacts/big", mib_chunks(count))
+    assert (stored.size, stored.sha256) == (count * MIB, expected)
+    head = s3_server.client().head_object(
+        Bucket=s3_server.bucket, Key=f"{prefix}/jobs/j/artifacts/big"
+    )
+    # A multipart object's ETag ends in the number of its parts.
+    assert head["ETag"].strip('"').endswith("-3")
+    digest = hashlib.sha256()
+    with s3.open("jobs/j/artifacts/big") as stream:
+        while chunk := stream.read(MIB):
+            digest.update(chunk)
+    assert digest.hexdigest() == expected
+    assert s3_server.uploads_in_progress(prefix) == []
+
+
+@pytest.mark.parametrize("parts_before_the_cap", [0, 2])
+def test_passing_the_cap_aborts_and_leaves_nothing(
+    s3: S3Storage, s3_server: S3Server, prefix: str, parts_before_the_cap: int
+) -> None:
+    cap = parts_before_the_cap * PART_BYTES + MIB
+    with pytest.raises(ObjectTooLarge):
+        s3.write("files/too-big", mib_chunks(cap // MIB + 4), max_bytes=cap)
+    assert s3_server.keys(prefix) == []
+    assert s3_server.uploads_in_progress(prefix) == []
+
+
+def test_delete_of_a_key_or_of_everything_under_a_prefix(
+    s3: S3Storage, s3_server: S3Server, prefix: str
+) -> None:
+    for key in ["jobs/a/log", "jobs/a/artifacts/x", "jobs/a/artifacts/y", "jobs/ab/log", "files/f"]:
+        s3.write(key, [key.encode()])
+    s3.delete("files/f")
+    s3.delete("jobs/a")
+    s3.delete("files/never-there")
+    assert s3_server.keys(prefix) == [f"{prefix}/jobs/ab/log"]
+    with pytest.raises(FileNotFoundError):
+        s3.open("files/f")
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["../outside", "/etc/passwd", "files/../../outside", "files/../..", ".", "jobs/..", ""],
+)
+def test_keys_that_leave_the_root_are_refused(s3: S3Storage, key: str) -> None:
+    with pytest.raises(ValueError, match="leaves the storage root"):
+        s3.write(key, [b"x"])
+    with pytest.raises(ValueError, match="leaves the storage root"):
+        s3.open(key)
+    with pytest.raises(ValueError, match="leaves the storage root"):
+        s3.delete(key)
+
+
+def test_an_unreachable_store_is_storage_unavailable(s3_server: S3Server) -> None:
+    nowhere = S3Storage(s3_server.client(f"http://127.0.0.1:{free_port()}"), "bucket")
+    with pytest.raises(StorageUnavailable):
+        nowhere.write("files/f", [b"x"])
+    with pytest.raises(StorageUnavailable):
+        nowhere.open("files/f")
+
+
+@dataclass
+class S3Stack:
+    api: str
+    proxy: ProxyProcess
+    prefix: str
+
+
+@pytest.fixture(scope="module")
+def stack(database: None, s3_server: S3Server) -> Iterator[S3Stack]:
+    """An API and a worker storing on S3 through a proxy that a test can cut."""
+    api_port, proxy_port = free_ports(2)
+    proxy = ProxyProcess(proxy_port, s3_server.port)
+    prefix = f"stack-{uuid.uuid4().hex}"
+    env = s3_server.environment(prefix, f"http://127.0.0.1:{proxy_port}")
+    api = start_api(api_port, env=env)
+    worker = None
+    try:
+        worker = start_worker(env=env)
+        url = f"http://127.0.0.1:{api_port}/api/v1"
+        wait_until(lambda: answers(f"{url}/health"), timeout=60, interval=0.2)
+        yield S3Stack(url, proxy, prefix)
+    finally:
+        if worker is not None:
+            stop(worker)
+        stop(api)
+        proxy.close()
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def upload(stack: S3Stack, headers: dict[str, str]) -> httpx.Response:
+    return httpx.post(
+        f"{stack.api}/files",
+        headers=headers,
+        files={"file": ("fox.txt", CONTENT, "text/plain")},
+        timeout=30,
+    )
+
+
+def wait_for_end(stack: S3Stack, headers: dict[str, str], job_id: str) -> dict[str, Any]:
+    def ended() -> dict[str, Any] | None:
+        job: dict[str, Any] = httpx.get(f"{stack.api}/jobs/{job_id}", headers=headers).json()
+        return job if job["state"] in {"succeeded", "failed", "cancelled"} else None
+
+    return wait_until(ended, timeout=60)
+
+
+def test_upload_compress_and_download_through_s3(
+    stack: S3Stack, s3_server: S3Server, tmp_path: Path
+) -> None:
+    headers = auth(make_user("s3@example.com"))
+    uploaded = upload(stack, headers)
+    assert uploaded.status_code == 201, uploaded.text
+    file = uploaded.json()
+    assert file["sha256"] == hashlib.sha256(CONTENT).hexdigest()
+    assert f"{stack.prefix}/files/{file['id']}" in s3_server.keys(stack.prefix)
+
+    submitted = httpx.post(
+        f"{stack.api}/tools/compress/jobs",
+        headers=headers,
+        json={"inputs": {"file": file["id"], "level": 9}},
+    )
+    assert submitted.status_code == 202, submitted.text
+    job = wait_for_end(stack, headers, submitted.json()["id"])
+    assert job["state"] == "succeeded", job
+    assert f"{stack.prefix}/jobs/{job['id']}/artifacts/fox.txt.gz" in s3_server.keys(stack.prefix)
+
+    downloaded = httpx.get(f"{stack.api}/jobs/{job['id']}/artifacts/fox.txt.gz", headers=headers)
+    assert downloaded.status_code == 200
+    assert gzip.decompress(downloaded.content) == CONTENT
+
+    # Deletes go through the storage too: the file's object, and everything of the job.
+    deleted = httpx.delete(f"{stack.api}/files/{file['id']}", headers=headers)
+    assert deleted.status_code == 204, deleted.text
+    assert f"{stack.prefix}/files/{file['id']}" not in s3_server.keys(stack.prefix)
+    deleted = httpx.delete(f"{stack.api}/jobs/{job['id']}", headers=headers)
+    assert deleted.status_code == 204, deleted.text
+    assert s3_server.keys(f"{stack.prefix}/jobs/{job['id']}/") == []
+
+
+def test_an_upload_while_the_store_is_down_is_503_and_keeps_nothing(
+    stack: S3Stack, s3_server: S3Server
+) -> None:
+    headers = auth(make_user("s3-down@example.com"))
+    before = s3_server.keys(f"{stack.prefix}/files/")
+    stack.proxy.cut()
+    try:
+        refused = upload(stack, headers)
+    finally:
+        stack.proxy.restore()
+    assert refused.status_code == 503, refused.text
+    assert "try again" in refused.json()["detail"]
+    assert s3_server.keys(f"{stack.prefix}/files/") == before
+    assert s3_server.uploads_in_progress(stack.prefix) == []
+    # Nothing recorded either, and the store back up serves again.
+    with SessionLocal() as session:
+        assert session.scalar(select(func.count()).select_from(File)) == 0
+    assert upload(stack, headers).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "url", ["s3:///no-bucket", "file://host/path", "file:relative", "minio://b/p", "/var/x"]
+)
+def test_a_storage_url_that_is_neither_a_local_path_nor_a_bucket_is_refused(url: str) -> None:
+    with pytest.raises(ValidationError, match="STORAGE_URL"):
+        Settings(_env_file=None, STORAGE_URL=url)  # type: ignore[call-arg]
+
+
+def test_the_storage_url_chooses_the_backend(tmp_path: Path) -> None:
+    default = storage_at(None)
+    assert isinstance(default, LocalStorage)
+    assert default.root == settings.storage_dir.resolve()
+    local = storage_at(tmp_path.as_uri())
+    assert isinstance(local, LocalStorage)
+    assert local.root == tmp_path.resolve()
+    s3 = storage_at("s3://a-bucket/some/prefix/", "http://127.0.0.1:9")
+    assert isinstance(s3, S3Storage)
+    assert (s3.bucket, s3.prefix) == ("a-bucket", "some/prefix")
+    assert s3.client.meta.endpoint_url == "http://127.0.0.1:9"
+
+
+def test_a_job_whose_input_cannot_be_staged_fails_as_a_system_error(
+    stack: S3Stack, s3_server: S3Server
+) -> None:
+    headers = auth(make_user("s3-job@example.com"))
+    uploaded = upload(stack, headers)
+    assert uploaded.status_code == 201, uploaded.text
+    stack.proxy.cut()
+    try:
+        submitted = httpx.post(
+            f"{stack.api}/tools/checksum/jobs",
+            headers=headers,
+            json={"inputs": {"file": uploaded.json()["id"]}},
+        )
+        assert submitted.status_code == 202, submitted.text
+        job = wait_for_end(stack, headers, submitted.json()["id"])
+    finally:
+        stack.proxy.restore()
+    assert job["state"] == "failed", job
+    assert job["error"]["type"] == "system_error", job
+    assert "storage" in job["error"]["message"]
