@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 
 from app.core.config import Settings, settings
 from app.core.s3_storage import PART_BYTES, S3Storage
-from app.core.storage import LocalStorage, ObjectTooLarge, StorageUnavailable, storage_at
+from app.core.storage import LocalStorage, storage_at
+from app.core.stored_objects import ObjectTooLarge, StorageUnavailable
 from app.db.session import SessionLocal
 from app.models.file import File
 from tests.support.fault_stack import ProxyProcess

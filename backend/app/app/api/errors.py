@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.api.body_limits import is_json, media_type
 from app.core.config import settings
-from app.core.storage import StorageUnavailable
+from app.core.stored_objects import StorageUnavailable
 from app.services.errors import (
     Conflict,
     FieldError,

@@ -17,7 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from app.core.storage import ObjectTooLarge, StorageUnavailable, StoredObject
+from app.core.stored_objects import ObjectTooLarge, StorageUnavailable, StoredObject
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -9,46 +9,16 @@ S3-compatible one of app.core.s3_storage; tools never see either.
 import hashlib
 import shutil
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from app.core.config import settings
+from app.core.stored_objects import ObjectTooLarge, Storage, StoredObject
 
 CHUNK_BYTES = 1024 * 1024
-
-
-class ObjectTooLarge(Exception):
-    """The content passed the size limit; nothing was kept."""
-
-
-class StorageUnavailable(Exception):
-    """The store cannot be reached now (an outage, not a refusal); the caller may retry."""
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    size: int
-    sha256: str
-
-
-class Storage(Protocol):
-    def write(
-        self, key: str, chunks: Iterable[bytes], *, max_bytes: int | None = None
-    ) -> StoredObject:
-        """Store the chunks under `key`, hashing them on the way."""
-
-    def open(self, key: str) -> BinaryIO:
-        """Read what is stored under `key`; FileNotFoundError when nothing is."""
-
-    def local_path(self, key: str) -> AbstractContextManager[Path]:
-        """A local file with the content of `key`, for programs that need a path."""
-
-    def delete(self, key: str) -> None:
-        """Remove `key`, or every key under it when it is a prefix; no error when absent."""
 
 
 class LocalStorage:
@@ -118,8 +88,8 @@ def storage_at(url: str | None, s3_endpoint_url: str | None = None) -> Storage:
     parts = urlsplit(url)
     if parts.scheme == "file":
         return LocalStorage(Path(unquote(parts.path)))
-    # Imported here: it imports this module, and boto3 costs every process that stores
-    # locally a third of a second at start.
+    # Imported here: boto3 costs every process that stores locally a third of a second
+    # at start.
     from app.core.s3_storage import S3Storage, s3_client
 
     return S3Storage(s3_client(s3_endpoint_url), parts.netloc, parts.path)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.core import log_context
 from app.core.config import settings
-from app.core.storage import StorageUnavailable
+from app.core.stored_objects import StorageUnavailable
 from app.crud import job as job_crud
 from app.db.base_class import utcnow
 from app.db.retry import retry_while_unreachable

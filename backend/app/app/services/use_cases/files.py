@@ -7,7 +7,8 @@ from typing import BinaryIO
 from sqlalchemy.orm import Session
 
 from app.core.config import settings
-from app.core.storage import ObjectTooLarge, read_chunks, storage
+from app.core.storage import read_chunks, storage
+from app.core.stored_objects import ObjectTooLarge
 from app.crud import file as file_crud
 from app.models.file import File
 from app.schemas.file import FileRead
