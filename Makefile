@@ -22,7 +22,7 @@ install: $(POETRY)
 run: install
 	cd $(PROJECT) && $(BIN)/tooljobs run
 
-## PostgreSQL and Redis answering on localhost (started or installed when needed).
+## PostgreSQL, Redis and RabbitMQ answering on localhost (started or installed when needed).
 services:
 	bash scripts/ensure-services.sh
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Makes sure PostgreSQL and Redis answer on 127.0.0.1 for the test suite, and that
+# Makes sure PostgreSQL, Redis and RabbitMQ (the second supported broker) answer on
+# 127.0.0.1 for the test suite, and that
 # Debian's docker-compose (used to validate docker-compose.yml) is there: starts the
 # servers when installed, installs them from Debian's packages when missing.
 set -euo pipefail
 
 pg_answers() { pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; }
 redis_answers() { [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = "PONG" ]; }
+rabbitmq_answers() { rabbitmqctl -q await_startup >/dev/null 2>&1; }
 
 apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null \
@@ -37,6 +39,13 @@ if ! redis_answers; then
   echo "starting Redis"
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
   wait_until Redis redis_answers
+fi
+
+if ! rabbitmq_answers; then
+  command -v rabbitmq-server >/dev/null || { echo "installing RabbitMQ"; apt_install rabbitmq-server; }
+  echo "starting RabbitMQ"
+  rabbitmq-server -detached || true
+  wait_until RabbitMQ rabbitmq_answers
 fi
 
 command -v docker-compose >/dev/null || { echo "installing docker-compose"; apt_install docker-compose; }

@@ -2,8 +2,6 @@
 starved by a heavy user's backlog (on Redis and on RabbitMQ), and a user never has more
 jobs running than their limit while their other jobs wait and all end."""
 
-import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -18,31 +16,18 @@ from app.db.session import SessionLocal
 from app.models.job import Job
 from tests.support.job_api import submit, wait_for_end
 from tests.support.processes import start_worker, stop
+from tests.support.rabbitmq import RABBITMQ_PORT, amqp_url, own_vhost
 from tests.support.waiting import wait_until
 
 API = settings.API_V1_STR
 ECHO = {"tool": "echo", "inputs": {"message": "heavy"}}
 HEAVY_BACKLOG = 3_000
-RABBITMQ_VHOST = "tooljobs_test_quota"
 
 
-def rabbitmq_url() -> str:
-    """A vhost of its own on the machine's RabbitMQ, made when missing; a skip without it."""
-    if shutil.which("rabbitmqctl") is None:
-        pytest.skip("no RabbitMQ on this machine")
-    found = subprocess.run(
-        ["rabbitmqctl", "-q", "list_vhosts"], capture_output=True, text=True, check=False
-    )
-    if found.returncode != 0:
-        pytest.skip(f"RabbitMQ does not answer: {found.stderr.strip()}")
-    if RABBITMQ_VHOST not in found.stdout.split():
-        subprocess.run(["rabbitmqctl", "-q", "add_vhost", RABBITMQ_VHOST], check=True)
-        permissions = ["guest", ".*", ".*", ".*"]
-        subprocess.run(
-            ["rabbitmqctl", "-q", "set_permissions", "-p", RABBITMQ_VHOST, *permissions],
-            check=True,
-        )
-    return f"amqp://guest:guest@127.0.0.1:5672/{RABBITMQ_VHOST}"
+@pytest.fixture(scope="module")
+def rabbitmq_vhost() -> Iterator[str]:
+    with own_vhost("fair-share") as vhost:
+        yield vhost
 
 
 @pytest.fixture(params=["redis", "rabbitmq"])
@@ -50,7 +35,7 @@ def broker_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     """The broker this process sends to and the test's worker reads from; left empty."""
     url = str(settings.broker_url)
     if request.param == "rabbitmq":
-        url = rabbitmq_url()
+        url = amqp_url(RABBITMQ_PORT, request.getfixturevalue("rabbitmq_vhost"))
         monkeypatch.setenv("CELERY_BROKER_URL", url)
         monkeypatch.setattr(celery_app.conf, "broker_url", url)
         monkeypatch.setattr(celery_app, "_pool", None)
