@@ -12,6 +12,7 @@ from app.api import metrics
 from app.api.api_v1.api import api_router
 from app.api.body_limits import BodyLimits
 from app.api.errors import add_error_handlers
+from app.api.ogc.application import ogc_application
 from app.api.request_context import RequestContext
 from app.api.security_headers import SecurityHeaders
 from app.api.unmatched import unmatched_api_route
@@ -53,6 +54,8 @@ app = FastAPI(
 add_error_handlers(app)
 app.include_router(api_router, prefix=settings.API_V1_STR)
 app.include_router(metrics.router)
+ogc = ogc_application()
+app.mount("/ogc", ogc)
 # After every API route, before the front end's mount at `/`.
 app.router.routes.append(unmatched_api_route(app.router, settings.API_V1_STR))
 app.add_middleware(
@@ -78,9 +81,12 @@ app.add_middleware(
     SecurityHeaders,
     api_prefix=settings.API_V1_STR,
     docs_paths=[
-        path
-        for path in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
-        if path is not None
+        *(
+            path
+            for path in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+            if path is not None
+        ),
+        f"/ogc{ogc.docs_url}",
     ],
 )
 

@@ -135,6 +135,10 @@ class Settings(BaseSettings):
     # Of an answer's body, at most this much is read.
     OUTBOUND_MAX_RESPONSE_BYTES: int = Field(default=1024**2, ge=0)
 
+    # OGC API - Processes: an execute request without `Prefer: respond-async` waits this
+    # long for the results, then answers 201 as an asynchronous one; 0 offers async only.
+    OGC_SYNC_WAIT_SECONDS: float = Field(default=60, ge=0, le=600)
+
     # Where processes keep runtime files: the beat schedule, the embedded database and Redis.
     RUNTIME_DIR: Path = Path("var")
     # Uploaded files and job artifacts; API and workers must share it (a volume in compose).

@@ -1,4 +1,5 @@
-"""The one door for every URL the server itself calls or fetches (webhooks today).
+"""The one door for every URL the server itself calls or fetches (webhooks, and the
+references of OGC execute requests).
 
 The policy: http and https only; a host's addresses must all be public (not loopback,
 private, link-local, multicast, reserved or unspecified, also when an IPv6 address
@@ -62,6 +63,7 @@ class OutboundResponse:
     status_code: int
     body: bytes  # at most OUTBOUND_MAX_RESPONSE_BYTES
     truncated: bool
+    content_type: str = ""
 
     @property
     def is_success(self) -> bool:
@@ -108,7 +110,9 @@ def send(
             )
     except httpx.HTTPError as error:
         raise OutboundUnreachable(f"{type(error).__name__}: {error}") from None
-    return OutboundResponse(response.status_code, body, truncated)
+    return OutboundResponse(
+        response.status_code, body, truncated, response.headers.get("content-type", "")
+    )
 
 
 class PinnedTransport(httpx.BaseTransport):

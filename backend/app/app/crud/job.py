@@ -176,8 +176,8 @@ def list_jobs(
     session: Session,
     *,
     owner_id: uuid.UUID | None,
-    tool: str | None = None,
-    state: JobState | None = None,
+    tools: Collection[str] | None = None,
+    states: Collection[JobState] | None = None,
     label: tuple[str, str] | None = None,
     schedule_id: uuid.UUID | None = None,
     created_after: datetime | None = None,
@@ -189,10 +189,10 @@ def list_jobs(
     statement = select(Job).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)
     if owner_id is not None:
         statement = statement.where(Job.owner_id == owner_id)
-    if tool is not None:
-        statement = statement.where(Job.tool == tool)
-    if state is not None:
-        statement = statement.where(Job.state == state)
+    if tools is not None:
+        statement = statement.where(Job.tool.in_(list(tools)))
+    if states is not None:
+        statement = statement.where(Job.state.in_(list(states)))
     if label is not None:
         key, value = label
         statement = statement.where(Job.labels[key].as_string() == value)

@@ -77,6 +77,9 @@ class Job(Base):
     cancel_requested: Mapped[bool] = mapped_column(default=False)
     # Told with a signed POST when the job ends (app.worker.tasks.deliver_webhook).
     callback_url: Mapped[str | None] = mapped_column(String(2048))
+    # How an OGC execute request asked for the results (`response`, the `outputs` it
+    # chose); None for a job submitted through the REST API.
+    ogc_results: Mapped[dict[str, object] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

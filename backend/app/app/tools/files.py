@@ -1,8 +1,9 @@
 """`FileRef`: how a tool's inputs refer to an uploaded file (by its id)."""
 
+import types
 import uuid
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Union, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -11,11 +12,30 @@ class FileId(uuid.UUID):
     """A UUID that names an uploaded file, so the files of any inputs can be found."""
 
 
+_AS_FILE_ID = AfterValidator(lambda value: FileId(str(value)))
+
 FileRef = Annotated[
     uuid.UUID,
-    AfterValidator(lambda value: FileId(str(value))),
+    _AS_FILE_ID,
     Field(description="The id of a file uploaded with POST /api/v1/files."),
 ]
+
+
+def file_fields(model: type[BaseModel]) -> set[str]:
+    """The inputs that are files (a FileRef, or a list or optional of them), by name."""
+    return {
+        name
+        for name, field in model.model_fields.items()
+        if _AS_FILE_ID in field.metadata or any(map(_is_file_ref, get_args(field.annotation)))
+    }
+
+
+def _is_file_ref(annotation: object) -> bool:
+    if _AS_FILE_ID in getattr(annotation, "__metadata__", ()):
+        return True
+    if get_origin(annotation) in (list, Union, types.UnionType):
+        return any(map(_is_file_ref, get_args(annotation)))
+    return False
 
 
 def file_refs(

@@ -34,6 +34,7 @@ def submit_job(
     options: JobOptions,
     idempotency_key: str | None = None,
     schedule_id: uuid.UUID | None = None,
+    ogc_results: dict[str, object] | None = None,
 ) -> tuple[JobRead, bool]:
     """Validate, record, then send: the row is committed before a worker can see the task.
 
@@ -43,6 +44,7 @@ def submit_job(
     """
     job = new_job(session, owner.id, tool_name, inputs, options=options, schedule_id=schedule_id)
     job.idempotency_key = idempotency_key
+    job.ogc_results = ogc_results
     if idempotency_key is not None:
         earlier = job_crud.get_job_by_idempotency_key(session, owner.id, idempotency_key)
         if earlier is not None:
@@ -218,18 +220,18 @@ def list_jobs(
     rows = job_crud.list_jobs(
         session,
         owner_id=None if principal.is_superuser else principal.id,
-        tool=filters.tool,
+        tools=None if filters.tool is None else [filters.tool],
         schedule_id=filters.schedule_id,
-        state=filters.state,
+        states=None if filters.state is None else [filters.state],
         label=label,
         created_after=filters.created_after,
         created_before=filters.created_before,
-        before=None if cursor is None else _decode_cursor(cursor),
+        before=None if cursor is None else decode_cursor(cursor),
         # One more than asked tells whether another page follows.
         limit=limit + 1,
     )
     items = [JobRead.model_validate(row) for row in rows[:limit]]
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return JobPage(items=items, next_cursor=next_cursor)
 
 
@@ -284,12 +286,16 @@ def _raise_purged_or_missing(session: Session, principal: Principal, job_id: uui
     raise NotFound("job not found")
 
 
-def _encode_cursor(job: Job) -> str:
-    raw = f"{job.created_at.isoformat()}|{job.id}".encode()
+def encode_cursor(job: Job) -> str:
+    return encode_cursor_at(job.created_at, job.id)
+
+
+def encode_cursor_at(created_at: datetime, job_id: uuid.UUID) -> str:
+    raw = f"{created_at.isoformat()}|{job_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         created_at, job_id = raw.split("|")

@@ -1,0 +1,153 @@
+"""The documents of OGC API - Processes - Part 1: Core 1.0 (OGC 18-062r2), JSON encoding.
+
+Field names are the standard's (camelCase where it says so), so that an OGC client reads
+them as they are."""
+# ruff: noqa: N815
+
+import enum
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.schemas.job import Labels, Priority
+
+OGC_REL = "http://www.opengis.net/def/rel/ogc/1.0"
+OGC_CONFORMANCE = "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf"
+
+
+class Link(BaseModel):
+    href: str
+    rel: str
+    type: str | None = None
+    title: str | None = None
+
+
+class LandingPage(BaseModel):
+    title: str
+    description: str
+    links: list[Link]
+
+
+class Conformance(BaseModel):
+    conformsTo: list[str]
+
+
+class JobControl(enum.StrEnum):
+    sync_execute = "sync-execute"
+    async_execute = "async-execute"
+
+
+class Transmission(enum.StrEnum):
+    value = "value"
+    reference = "reference"
+
+
+class ProcessSummary(BaseModel):
+    id: str
+    version: str
+    title: str
+    description: str
+    jobControlOptions: list[JobControl]
+    outputTransmission: list[Transmission]
+    links: list[Link]
+
+
+class InputDescription(BaseModel):
+    title: str
+    description: str | None = None
+    schema_: dict[str, object] = Field(alias="schema", serialization_alias="schema")
+    minOccurs: int = 1
+    maxOccurs: int | Literal["unbounded"] = 1
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class OutputDescription(BaseModel):
+    title: str
+    description: str | None = None
+    schema_: dict[str, object] = Field(alias="schema", serialization_alias="schema")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class ProcessDescription(ProcessSummary):
+    inputs: dict[str, InputDescription]
+    outputs: dict[str, OutputDescription]
+
+
+class ProcessList(BaseModel):
+    processes: list[ProcessSummary]
+    links: list[Link]
+
+
+class OutputRequest(BaseModel):
+    transmissionMode: Transmission = Transmission.value
+
+
+class Subscriber(BaseModel):
+    successUri: Annotated[str, Field(max_length=2048)]
+    inProgressUri: Annotated[str | None, Field(max_length=2048)] = None
+    failedUri: Annotated[str | None, Field(max_length=2048)] = None
+
+
+class ResponseMode(enum.StrEnum):
+    raw = "raw"
+    document = "document"
+
+
+class ExecuteRequest(BaseModel):
+    """An execute request. Each input is a literal value, a qualified value
+    `{"value": ..., "mediaType": ...}`, or a reference `{"href": ...}`; a file input
+    takes a reference to a file of ours (`/api/v1/files/{id}`), a URL the server may
+    fetch (under the outbound policy of webhooks), or its content in base64."""
+
+    inputs: dict[str, object] = Field(default_factory=dict)
+    outputs: dict[str, OutputRequest] | None = Field(
+        default=None, description="The outputs to return (all when absent)."
+    )
+    response: ResponseMode = ResponseMode.raw
+    subscriber: Subscriber | None = Field(
+        default=None,
+        description="Not supported yet (the callback class is not declared): refused.",
+    )
+    # tooljobs' own options, beyond the standard.
+    priority: Priority = 5
+    labels: Labels = Field(default_factory=dict)
+
+
+class StatusCode(enum.StrEnum):
+    accepted = "accepted"
+    running = "running"
+    successful = "successful"
+    failed = "failed"
+    dismissed = "dismissed"
+
+
+class StatusInfo(BaseModel):
+    processID: str
+    type: Literal["process"] = "process"
+    jobID: str
+    status: StatusCode
+    message: str | None = None
+    created: datetime
+    started: datetime | None = None
+    finished: datetime | None = None
+    updated: datetime
+    progress: int = Field(ge=0, le=100)
+    links: list[Link]
+
+
+class JobList(BaseModel):
+    jobs: list[StatusInfo]
+    links: list[Link]
+
+
+class OgcException(BaseModel):
+    """An exception report (RFC 7807 problem details, as the standard uses them)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
