@@ -7,9 +7,10 @@ declared size is checked. Every other body is small by contract, so it is read w
 """
 
 import re
+from collections.abc import Callable
 
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.services.use_cases.files import too_large_detail
@@ -85,8 +86,13 @@ class BodyLimits:
         max_upload_bytes: int,
         max_request_bytes: int,
         max_json_depth: int,
+        invalid: Callable[[str, str, str], Response] = _invalid,
+        too_large: Callable[[str], Response] = _too_large,
     ) -> None:
+        """`invalid(loc, msg, type)` and `too_large(detail)` word the refusals (the REST
+        API's 422 and 413 unless an application words its errors otherwise)."""
         self.app = app
+        self.invalid, self.too_large = invalid, too_large
         self.api_prefix = api_prefix
         self.upload_path = upload_path
         self.max_upload_bytes = max_upload_bytes
@@ -98,7 +104,7 @@ class BodyLimits:
             await self.app(scope, receive, send)
             return
         if _PERCENT_NUL.search(scope["query_string"]):
-            await _invalid("query", "a NUL character (%00) is not accepted", "nul_character")(
+            await self.invalid("query", "a NUL character (%00) is not accepted", "nul_character")(
                 scope, receive, send
             )
             return
@@ -109,7 +115,7 @@ class BodyLimits:
                 declared.isdigit()
                 and int(declared) > self.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
             ):
-                await _too_large(too_large_detail(self.max_upload_bytes))(scope, receive, send)
+                await self.too_large(too_large_detail(self.max_upload_bytes))(scope, receive, send)
                 return
             await self.app(scope, receive, send)
             return
@@ -121,7 +127,7 @@ class BodyLimits:
             # HTTP/1 without either header has no body (every poll): nothing to read.
             await self.app(scope, receive, send)
             return
-        too_large = _too_large(
+        too_large = self.too_large(
             f"the request body is larger than MAX_REQUEST_BYTES ({self.max_request_bytes} bytes)"
         )
         if declared.isdigit() and int(declared) > self.max_request_bytes:
@@ -145,24 +151,24 @@ class BodyLimits:
             return
         await self.app(scope, _replay(bytes(body), receive), send)
 
-    def _refusal(self, body: bytes, content_type: str) -> JSONResponse | None:
+    def _refusal(self, body: bytes, content_type: str) -> Response | None:
         media = media_type(content_type)
         if media == "application/x-www-form-urlencoded" and _PERCENT_NUL.search(body):
-            return _invalid("body", "a NUL character (%00) is not accepted", "nul_character")
+            return self.invalid("body", "a NUL character (%00) is not accepted", "nul_character")
         if not body or not is_json(media):
             return None
         try:
             body.decode()
         except UnicodeDecodeError:
-            return _invalid("body", "JSON must be UTF-8 text", "json_invalid")
+            return self.invalid("body", "JSON must be UTF-8 text", "json_invalid")
         if json_nesting_exceeds(body, self.max_json_depth):
-            return _invalid(
+            return self.invalid(
                 "body",
                 f"arrays and objects nest deeper than MAX_JSON_DEPTH ({self.max_json_depth})",
                 "json_too_deep",
             )
         if _JSON_NUL.search(body):
-            return _invalid(
+            return self.invalid(
                 "body", "a NUL character (\\u0000) is not accepted in text", "nul_character"
             )
         return None

@@ -5,19 +5,21 @@ unknown API path and, for a known path with another method, a 405 allowing only 
 """
 
 from fastapi.routing import iter_route_contexts
-from starlette.responses import JSONResponse
+from starlette.exceptions import HTTPException
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
 
 class UnmatchedApiPath:
-    """An ASGI app, not a function, so that its route takes every method."""
+    """An ASGI app, not a function, so that its route takes every method. It raises, so
+    that the application's own error handler words the answer."""
 
     def __init__(self, router: Router) -> None:
         self.router = router
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"]
+        # Routes match the path below where their application is mounted.
+        path = scope["path"].removeprefix(scope.get("root_path", ""))
         # Every method of every route at this path: RFC 9110 has a 405 list them all.
         allowed = sorted(
             {
@@ -29,14 +31,8 @@ class UnmatchedApiPath:
             }
         )
         if allowed:
-            response = JSONResponse(
-                {"detail": "Method Not Allowed"},
-                status_code=405,
-                headers={"Allow": ", ".join(allowed)},
-            )
-        else:
-            response = JSONResponse({"detail": "Not Found"}, status_code=404)
-        await response(scope, receive, send)
+            raise HTTPException(405, headers={"Allow": ", ".join(allowed)})
+        raise HTTPException(404)
 
 
 def unmatched_api_route(router: Router, api_prefix: str) -> Route:

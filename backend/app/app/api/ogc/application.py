@@ -7,11 +7,13 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from app.api.body_limits import BodyLimits
-from app.api.ogc.exceptions import add_exception_handlers
+from app.api.ogc.exceptions import add_exception_handlers, invalid_body, problem
 from app.api.ogc.routes import router
+from app.api.unmatched import unmatched_api_route
 from app.core.config import settings
 
 OPENAPI_VERSION = "3.0.3"
+EXCEPTION_SCHEMA = {"$ref": "#/components/schemas/OgcException"}
 
 
 def ogc_application() -> FastAPI:
@@ -24,6 +26,7 @@ def ogc_application() -> FastAPI:
     )
     add_exception_handlers(app)
     app.include_router(router)
+    app.router.routes.append(unmatched_api_route(app.router, ""))
     # The REST API's bounds on a body, for every request here (nothing here is an upload).
     app.add_middleware(
         BodyLimits,
@@ -32,6 +35,8 @@ def ogc_application() -> FastAPI:
         max_upload_bytes=settings.MAX_UPLOAD_BYTES,
         max_request_bytes=settings.MAX_REQUEST_BYTES,
         max_json_depth=settings.MAX_JSON_DEPTH,
+        invalid=invalid_body,
+        too_large=lambda detail: problem(413, detail),
     )
 
     def openapi() -> dict[str, Any]:
@@ -42,7 +47,10 @@ def ogc_application() -> FastAPI:
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = {**as_openapi_30(document), "openapi": OPENAPI_VERSION}
+            app.openapi_schema = {
+                **as_openapi_30(_invalid_request_as_400(document)),
+                "openapi": OPENAPI_VERSION,
+            }
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -81,3 +89,19 @@ def as_openapi_30(value: Any) -> Any:
     if isinstance(converted.get("examples"), list) and converted["examples"]:
         converted["example"] = converted.pop("examples")[0]
     return converted
+
+
+def _invalid_request_as_400(document: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI documents a request that fails validation as 422; here it is a 400."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            if responses.pop("422", None) is not None:
+                responses.setdefault(
+                    "400",
+                    {
+                        "description": "An invalid request; `errors` names each field.",
+                        "content": {"application/json": {"schema": EXCEPTION_SCHEMA}},
+                    },
+                )
+    return document

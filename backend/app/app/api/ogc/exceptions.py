@@ -82,6 +82,12 @@ def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
     return problem(400, detail, type_=INVALID_INPUT_TYPE, errors=failures)
 
 
+def invalid_body(location: str, message: str, error_type: str) -> JSONResponse:
+    """A body or query refused before any route read it (app.api.body_limits)."""
+    failure = {"loc": [location], "msg": message, "type": error_type}
+    return problem(400, message, type_=INVALID_INPUT_TYPE, errors=[failure])
+
+
 def http_error(_: Request, error: HTTPException) -> JSONResponse:
     return problem(error.status_code, str(error.detail), headers=dict(error.headers or {}))
 
