@@ -19,6 +19,7 @@ from app.core.config import settings
 from app.tools.registry import get_tool
 from app.worker.task_routes import HOUSEKEEPING_QUEUE, TaskName
 from tests.support.broker import send_to
+from tests.support.metrics import scrape
 from tests.support.paths import REPO_ROOT
 from tests.support.rabbitmq import RABBITMQ_PORT, amqp_url, own_vhost, queue_depths
 from tests.support.users import auth, make_user
@@ -136,6 +137,9 @@ def test_redis_triggers_read_exactly_the_lists_where_jobs_wait(
         held = Counter(run for name in lists for run in waiting.get(name, []))
         assert held == Counter(queue_jobs), deployment
         assert sum(redis_broker.llen(name) for name in lists) == len(queue_jobs)
+        # /metrics shows the same depth.
+        depth = scrape(client)[("tooljobs_queue_messages", (("queue", queues[deployment]),))]
+        assert depth == len(queue_jobs), deployment
     assert set(waiting) <= read, f"jobs wait in lists no trigger reads: {set(waiting) - read}"
 
 
@@ -169,6 +173,8 @@ def test_rabbitmq_triggers_read_exactly_the_queues_where_jobs_wait(
             # What KEDA's amqp protocol asks: a passive declare's message count.
             declared = channel.queue_declare(queue=metadata["queueName"], passive=True)
             assert declared.message_count == len(jobs[queues[deployment]]), deployment
+            depth = scrape(client)[("tooljobs_queue_messages", (("queue", queues[deployment]),))]
+            assert depth == declared.message_count, deployment
             read.add(metadata["queueName"])
     holding = {name for name, count in queue_depths(vhost).items() if count}
     assert holding == read
