@@ -55,6 +55,9 @@ def triggers_by_deployment(name: str, kind: str) -> dict[str, list[dict[str, Any
         spec = scaled_object["spec"]
         triggers = spec["triggers"]
         assert {trigger["type"] for trigger in triggers} == {kind}
+        # The CRD types a trigger's metadata as strings: Kubernetes refuses a bare number.
+        for trigger in triggers:
+            assert all(isinstance(value, str) for value in trigger["metadata"].values())
         found[spec["scaleTargetRef"]["name"]] = triggers
     return found
 
