@@ -287,11 +287,13 @@ def run_bucket_command(service: dict[str, Any], folder: Path) -> subprocess.Comp
 
 
 def test_the_bucket_service_makes_the_bucket_of_storage_url(tmp_path: Path) -> None:
-    services = render("docker-compose.yml", **S3_PROFILE)["services"]
-    result = run_bucket_command(services["minio-bucket"], tmp_path)
+    bucket = render("docker-compose.yml", **S3_PROFILE)["services"]["minio-bucket"]
+    result = run_bucket_command(bucket, tmp_path)
     assert result.returncode == 0, result.stderr
+    user = bucket["environment"]["AWS_ACCESS_KEY_ID"]
+    password = bucket["environment"]["AWS_SECRET_ACCESS_KEY"]
     assert (tmp_path / "mc-calls").read_text().splitlines() == [
-        "alias set store http://minio:9000 tooljobs changethis",
+        f"alias set store http://minio:9000 {user} {password}",
         "mb --ignore-existing store/tooljobs",
     ]
 
