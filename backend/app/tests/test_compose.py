@@ -14,11 +14,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import yaml
 
+from app.core.config import Settings
 from app.models.job import JobState
 from tests.support.database import alembic_config, drop_database, scratch_database_url
 from tests.support.jobs import job_row, running_job
@@ -28,16 +30,20 @@ from tests.support.users import make_user
 from tests.support.waiting import wait_until
 
 APP_SERVICES = ("prestart", "backend", "worker", "housekeeping", "beat", "flower")
+OBJECT_STORAGE = ("minio", "minio-bucket")
 SOURCE_MOUNTED = ("prestart", "backend", "worker", "housekeeping", "beat")
 APPLICATION_SECRETS = ("SECRET_KEY", "WEBHOOK_SECRET", "FIRST_SUPERUSER_PASSWORD")
 
 
-def render(*files: str) -> dict[str, Any]:
-    """`docker-compose config`: the merged, interpolated configuration."""
+def render(*files: str, **variables: str) -> dict[str, Any]:
+    """`docker-compose config`: the merged configuration, interpolated from .env and
+    `variables` (the shell's, which win over .env's)."""
     options = [arg for name in files for arg in ("-f", name)]
+    profiles = ["--profile", "monitoring", "--profile", "s3"]
     result = subprocess.run(
-        ["docker-compose", *options, "--profile", "monitoring", "config"],
+        ["docker-compose", *options, *profiles, "config"],
         cwd=REPO_ROOT,
+        env={**os.environ, **variables},
         capture_output=True,
         text=True,
         check=False,
@@ -149,6 +155,13 @@ def test_each_container_gets_only_its_settings(config: str, request: pytest.Fixt
     assert set(database) == {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "PGDATA"}
     for name in ("redis", "frontend"):
         assert not services[name].get("environment"), name
+    assert set(services["minio"]["environment"]) == {"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"}
+    assert set(services["minio-bucket"]["environment"]) == {
+        "STORAGE_URL",
+        "STORAGE_S3_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    }
     for name in APP_SERVICES:
         environment = services[name]["environment"]
         assert all(secret in environment for secret in APPLICATION_SECRETS), name
@@ -198,6 +211,100 @@ def test_api_and_worker_share_storage_as_one_unprivileged_user(
 
 def test_flower_only_with_the_monitoring_profile(production: dict[str, Any]) -> None:
     assert production["services"]["flower"]["profiles"] == ["monitoring"]
+
+
+@pytest.mark.parametrize("config", ["development", "production"])
+def test_object_storage_only_with_the_s3_profile(
+    config: str, request: pytest.FixtureRequest
+) -> None:
+    services = request.getfixturevalue(config)["services"]
+    in_profile = {name for name, service in services.items() if "s3" in service.get("profiles", [])}
+    assert in_profile == set(OBJECT_STORAGE)
+    for name in OBJECT_STORAGE:
+        assert services[name]["profiles"] == ["s3"], name
+    # Plain `docker compose up` starts nothing that needs them.
+    for name, service in services.items():
+        if name not in OBJECT_STORAGE:
+            assert not set(service.get("depends_on", {})) & set(OBJECT_STORAGE), name
+    assert services["minio-bucket"]["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert services["minio-bucket"]["restart"] == "no"
+    assert services["minio"]["healthcheck"]["test"] == ["CMD", "mc", "ready", "local"]
+
+
+def test_application_variables_are_settings_or_aws_credentials(
+    production: dict[str, Any],
+) -> None:
+    # A variable compose hands the application under a name config.py does not read
+    # would be silently ignored; the AWS ones are boto3's, TOOL_APT_PACKAGES the build's.
+    others = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "TOOL_APT_PACKAGES"}
+    for name in APP_SERVICES:
+        environment = set(production["services"][name]["environment"])
+        assert environment - set(Settings.model_fields) == others, name
+
+
+S3_PROFILE = {
+    "STORAGE_URL": "s3://tooljobs/storage",
+    "STORAGE_S3_ENDPOINT_URL": "http://minio:9000",
+}
+
+
+def test_the_s3_profile_puts_every_process_on_the_bucket_it_makes() -> None:
+    services = render("docker-compose.yml", **S3_PROFILE)["services"]
+    minio, bucket = services["minio"], services["minio-bucket"]
+    endpoint = urlsplit(S3_PROFILE["STORAGE_S3_ENDPOINT_URL"])
+    # MinIO's API answers on 9000 unless --address says otherwise.
+    assert (endpoint.hostname, endpoint.port) == ("minio", 9000)
+    assert "--address" not in command_of(minio)
+    for name in APP_SERVICES:
+        environment = services[name]["environment"]
+        settings = Settings(_env_file=None, **environment)  # type: ignore[call-arg]
+        stored_at = (settings.STORAGE_URL, settings.STORAGE_S3_ENDPOINT_URL)
+        assert stored_at == ("s3://tooljobs/storage", "http://minio:9000"), name
+        # The application signs with MinIO's root user.
+        assert environment["AWS_ACCESS_KEY_ID"] == minio["environment"]["MINIO_ROOT_USER"]
+        assert environment["AWS_SECRET_ACCESS_KEY"] == minio["environment"]["MINIO_ROOT_PASSWORD"]
+        for variable, value in bucket["environment"].items():
+            assert environment[variable] == value, (name, variable)
+    assert len(minio["environment"]["MINIO_ROOT_PASSWORD"]) >= 8
+
+
+def run_bucket_command(service: dict[str, Any], folder: Path) -> subprocess.CompletedProcess[str]:
+    """The bucket service's shell command on this machine, with an `mc` that writes down
+    its arguments (MinIO's client lives in the image only)."""
+    mc = folder / "mc"
+    mc.write_text(f'#!/bin/sh\necho "$*" >> {folder / "mc-calls"}\n')
+    mc.chmod(0o755)
+    entrypoint = service["entrypoint"]
+    # The rendered file keeps compose's $$ escapes; a container's shell sees a single $.
+    script = service["command"][0].replace("$$", "$")
+    return subprocess.run(
+        [*entrypoint, script],
+        env={"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}", **service["environment"]},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_bucket_service_makes_the_bucket_of_storage_url(tmp_path: Path) -> None:
+    bucket = render("docker-compose.yml", **S3_PROFILE)["services"]["minio-bucket"]
+    result = run_bucket_command(bucket, tmp_path)
+    assert result.returncode == 0, result.stderr
+    user = bucket["environment"]["AWS_ACCESS_KEY_ID"]
+    password = bucket["environment"]["AWS_SECRET_ACCESS_KEY"]
+    assert (tmp_path / "mc-calls").read_text().splitlines() == [
+        f"alias set store http://minio:9000 {user} {password}",
+        "mb --ignore-existing store/tooljobs",
+    ]
+
+
+def test_the_bucket_service_says_what_to_set_without_an_s3_url(
+    production: dict[str, Any], tmp_path: Path
+) -> None:
+    result = run_bucket_command(production["services"]["minio-bucket"], tmp_path)
+    assert result.returncode == 1
+    assert "set STORAGE_URL=s3://tooljobs/storage in .env" in result.stderr
+    assert not (tmp_path / "mc-calls").exists()
 
 
 def test_dockerfiles_pass_hadolint() -> None:

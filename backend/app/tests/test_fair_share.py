@@ -14,6 +14,7 @@ from app.core.config import settings
 from app.db.base_class import utcnow
 from app.db.session import SessionLocal
 from app.models.job import Job
+from tests.support.broker import send_to
 from tests.support.job_api import submit, wait_for_end
 from tests.support.processes import start_worker, stop
 from tests.support.rabbitmq import RABBITMQ_PORT, amqp_url, own_vhost
@@ -36,10 +37,7 @@ def broker_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     url = str(settings.broker_url)
     if request.param == "rabbitmq":
         url = amqp_url(RABBITMQ_PORT, request.getfixturevalue("rabbitmq_vhost"))
-        monkeypatch.setenv("CELERY_BROKER_URL", url)
-        monkeypatch.setattr(celery_app.conf, "broker_url", url)
-        monkeypatch.setattr(celery_app, "_pool", None)
-        monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
+        send_to(monkeypatch, url)
     celery_app.control.purge()
     yield url
     celery_app.control.purge()

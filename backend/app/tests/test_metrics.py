@@ -1,20 +1,9 @@
 """GET /metrics: the whole deployment's jobs and queues, in Prometheus text."""
 
 from fastapi.testclient import TestClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.job_api import submit_tool_job
-
-
-def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    response = client.get("/metrics")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain")
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
+from tests.support.metrics import scrape
 
 
 def test_metrics_count_live_and_ended_jobs_and_queued_tasks(

@@ -28,3 +28,15 @@ def own_vhost(purpose: str) -> Iterator[str]:
         yield vhost
     finally:
         rabbitmqctl("delete_vhost", vhost)
+
+
+def queue_depths(vhost: str) -> dict[str, int]:
+    """Every queue of the virtual host, with the messages it holds."""
+    listing = subprocess.run(
+        ["rabbitmqctl", "-q", "list_queues", "-p", vhost, "--no-table-headers", "name", "messages"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    rows = (line.split("\t") for line in listing.stdout.splitlines() if line.strip())
+    return {name: int(count) for name, count in rows}
