@@ -4,12 +4,10 @@ import hashlib
 import hmac
 import json
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +15,7 @@ from fastapi.testclient import TestClient
 from tests.support.job_api import submit_tool_job as submit
 from tests.support.job_api import wait_for_end, wait_for_state
 from tests.support.waiting import wait_until
+from tests.support.webhook_receiver import Delivery, receiving
 
 
 @pytest.mark.usefixtures("worker")
@@ -137,36 +136,20 @@ class TestWithAWorker:
         assert not job_folder.exists()
 
 
-class WebhookReceiver(BaseHTTPRequestHandler):
-    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        WebhookReceiver.received.append((dict(self.headers), body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *_: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def webhook_url() -> Iterator[str]:
-    WebhookReceiver.received = []
-    server = HTTPServer(("127.0.0.1", 0), WebhookReceiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hook"
-    server.shutdown()
+def webhook() -> Iterator[tuple[str, list[Delivery]]]:
+    with receiving() as (base_url, received):
+        yield f"{base_url}/hook", received
 
 
 @pytest.mark.usefixtures("worker")
 def test_a_signed_webhook_tells_the_job_ended(
-    client: TestClient, user_headers: dict[str, str], webhook_url: str
+    client: TestClient, user_headers: dict[str, str], webhook: tuple[str, list[Delivery]]
 ) -> None:
+    webhook_url, received = webhook
     job = submit(client, user_headers, "echo", {"message": "hook"}, callback_url=webhook_url)
-    wait_until(lambda: WebhookReceiver.received, timeout=20)
-    headers, body = WebhookReceiver.received[0]
+    wait_until(lambda: received, timeout=20)
+    headers, body = received[0].headers, received[0].body
     expected = hmac.new(b"webhook-secret-for-tests", body, hashlib.sha256).hexdigest()
     assert headers["X-Tooljobs-Signature"] == f"sha256={expected}"
     delivered = json.loads(body)

@@ -3,6 +3,8 @@ over the same jobs as the REST API."""
 
 import base64
 import hashlib
+import hmac
+import json
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from app.services.ogc.jobs import SCAN_ROWS_PER_PAGE
 from tests.support.job_api import wait_for_end
 from tests.support.listeners import listening
 from tests.support.waiting import wait_until
+from tests.support.webhook_receiver import receiving
 
 OGC_EXCEPTIONS = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0"
 OGC_REL = "http://www.opengis.net/def/rel/ogc/1.0"
@@ -85,7 +88,15 @@ def test_conformance_declares_the_classes_implemented(client: TestClient) -> Non
     base = "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf"
     assert sorted(classes) == sorted(
         f"{base}/{name}"
-        for name in ("core", "ogc-process-description", "json", "oas30", "job-list", "dismiss")
+        for name in (
+            "core",
+            "ogc-process-description",
+            "json",
+            "oas30",
+            "job-list",
+            "dismiss",
+            "callback",
+        )
     )
 
 
@@ -413,3 +424,58 @@ def test_job_list_filters_and_pages(client: TestClient, user_headers: dict[str, 
         )
         assert body["errors"], bad
     assert SCAN_ROWS_PER_PAGE >= 100
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_subscriber_hears_of_the_start_and_the_results_or_the_failure(
+    client: TestClient, user_headers: dict[str, str]
+) -> None:
+    with receiving() as (base, received):
+        subscriber = {
+            "successUri": f"{base}/success",
+            "inProgressUri": f"{base}/progress",
+            "failedUri": f"{base}/failed",
+        }
+        done = execute(
+            client, user_headers, "echo", {"message": "called back"}, subscriber=subscriber
+        ).json()
+        failed = execute(client, user_headers, "fail", {}, subscriber=subscriber).json()
+        wait_until(lambda: len(received) == 4, timeout=30)
+    by_path: dict[str, list[dict[str, Any]]] = {}
+    for delivery in received:
+        by_path.setdefault(delivery.path, []).append(json.loads(delivery.body))
+        expected = hmac.new(b"webhook-secret-for-tests", delivery.body, hashlib.sha256)
+        assert delivery.headers["X-Tooljobs-Signature"] == f"sha256={expected.hexdigest()}"
+    assert by_path["/success"] == [{"message": "called back", "payload": None}]
+    assert [report["jobID"] for report in by_path["/failed"]] == [failed["jobID"]]
+    assert by_path["/failed"][0]["type"] == "urn:tooljobs:error:job-failed"
+    assert sorted(info["jobID"] for info in by_path["/progress"]) == sorted(
+        [done["jobID"], failed["jobID"]]
+    )
+    links = {link["rel"] for info in by_path["/progress"] for link in info["links"]}
+    assert "self" in links
+
+
+def test_a_subscriber_url_to_a_private_address_is_refused(
+    client: TestClient, user_headers: dict[str, str]
+) -> None:
+    body = assert_exception(
+        execute(
+            client,
+            user_headers,
+            "echo",
+            {"message": "x"},
+            subscriber={"successUri": "http://10.0.0.1/hook"},
+        ),
+        400,
+        "urn:tooljobs:error:invalid-input",
+    )
+    assert ["subscriber", "successUri"] in [error["loc"] for error in body["errors"]]
+    body = assert_exception(
+        execute(
+            client, user_headers, "echo", {"message": "x"}, subscriber={"successUri": "ftp://x"}
+        ),
+        400,
+        "urn:tooljobs:error:invalid-input",
+    )
+    assert ["body", "subscriber", "successUri"] in [error["loc"] for error in body["errors"]]

@@ -8,7 +8,7 @@ import enum
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
 
 from app.schemas.job import Labels, Priority
 
@@ -85,10 +85,17 @@ class OutputRequest(BaseModel):
     transmissionMode: Transmission = Transmission.value
 
 
+CallbackUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2048)]
+
+
 class Subscriber(BaseModel):
-    successUri: Annotated[str, Field(max_length=2048)]
-    inProgressUri: Annotated[str | None, Field(max_length=2048)] = None
-    failedUri: Annotated[str | None, Field(max_length=2048)] = None
+    """Where the job is POSTed (signed as a REST webhook, see README): the results
+    document when it succeeded, its exception report when it failed or was dismissed,
+    its status info when it starts running. Public addresses only, as `callback_url`."""
+
+    successUri: CallbackUrl
+    inProgressUri: CallbackUrl | None = None
+    failedUri: CallbackUrl | None = None
 
 
 class ResponseMode(enum.StrEnum):
@@ -107,10 +114,7 @@ class ExecuteRequest(BaseModel):
         default=None, description="The outputs to return (all when absent)."
     )
     response: ResponseMode = ResponseMode.raw
-    subscriber: Subscriber | None = Field(
-        default=None,
-        description="Not supported yet (the callback class is not declared): refused.",
-    )
+    subscriber: Subscriber | None = None
     # tooljobs' own options, beyond the standard.
     priority: Priority = 5
     labels: Labels = Field(default_factory=dict)

@@ -134,7 +134,11 @@ def start_job(
     """-> running with attempt + 1, not yet committed; None when it was in none of
     `from_states`."""
     started = job_crud.start_job(session, job_id, from_states, utcnow())
-    return None if started is None else JobRead.model_validate(started)
+    if started is None:
+        return None
+    if webhooks.wants_delivery(started):
+        webhooks.schedule_delivery(job_id, JobState.running)
+    return JobRead.model_validate(started)
 
 
 def end_job(
@@ -163,8 +167,8 @@ def end_job(
         return None
     snapshot = JobRead.model_validate(ended)
     mirror_job(snapshot)
-    if snapshot.callback_url:
-        webhooks.schedule_delivery(snapshot.id)
+    if webhooks.wants_delivery(ended):
+        webhooks.schedule_delivery(snapshot.id, snapshot.state)
     return snapshot
 
 

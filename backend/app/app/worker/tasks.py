@@ -20,6 +20,7 @@ from app.core import log_context, telemetry
 from app.core.celery_app import celery_app
 from app.core.log_config import configure_logging
 from app.db.session import SessionLocal, StatementSessionLocal, autocommit_engine, engine
+from app.models.job import JobState
 from app.services import webhooks
 from app.services.execution import run
 from app.services.housekeeping import reaper, resend, retention, schedule_dispatch
@@ -61,10 +62,10 @@ def _record_terminated_job(
     retry_jitter=True,
     max_retries=8,
 )
-def deliver_webhook(job_id: str) -> None:
+def deliver_webhook(job_id: str, state: str | None = None) -> None:
     log_context.bind_job(job_id)
     with SessionLocal() as session:
-        webhooks.deliver(session, uuid.UUID(job_id))
+        webhooks.deliver(session, uuid.UUID(job_id), None if state is None else JobState(state))
 
 
 @celery_app.task(name=TaskName.REAP_LOST_JOBS)

@@ -28,12 +28,15 @@ from app.schemas.ogc import (
 from app.schemas.user import Principal
 from app.services.ogc import jobs as ogc_jobs
 from app.services.ogc import processes as ogc_processes
+from app.services.ogc.documents import status_info
 from app.services.use_cases import artifacts as artifact_service
 from app.services.use_cases import rate_limits
 
 router = APIRouter()
 
-CONFORMANCE_CLASSES = ["core", "ogc-process-description", "json", "oas30", "job-list", "dismiss"]
+CONFORMANCE_CLASSES = [
+    *["core", "ogc-process-description", "json", "oas30", "job-list", "dismiss", "callback"]
+]
 EXCEPTION: dict[str, Any] = {"model": OgcException, "description": "An exception report."}
 NO_SUCH_JOB: Responses = {
     404: {**EXCEPTION, "description": "No such job, or not yours (no-such-job)."}
@@ -48,6 +51,11 @@ def _base(request: Request) -> str:
 
 def _origin(request: Request) -> str:
     return f"{request.base_url.scheme}://{request.base_url.netloc}"
+
+
+def _api_base(request: Request) -> str:
+    """The REST API's URL as the client reached this server."""
+    return f"{str(request.base_url).rstrip('/')}{settings.API_V1_STR}"
 
 
 @router.get(
@@ -153,25 +161,29 @@ async def execute(
     body: ExecuteRequest,
     prefer: Annotated[str | None, Header(description="`respond-async` asks for 201.")] = None,
 ) -> Response:
-    job = await run_sync(_execute, principal, process_id, body, _origin(request))
+    job = await run_sync(_execute, principal, process_id, body, request)
     respond_async = "respond-async" in {
         token.strip().lower() for token in (prefer or "").split(",")
     }
     if not respond_async:
         job = await ogc_jobs.wait_for_end(SessionLocal, principal, job)
         if job.state.is_terminal:
-            return await run_sync(_results, principal, str(job.id), _origin(request))
-    info = ogc_jobs.status_info(job, _base(request))
+            return await run_sync(_results, principal, str(job.id), _api_base(request))
+    info = status_info(job, _base(request), _api_base(request))
     headers = {"Location": f"{_base(request)}/jobs/{job.id}"}
     if respond_async:
         headers["Preference-Applied"] = "respond-async"
     return JSONResponse(info.model_dump(mode="json"), status_code=201, headers=headers)
 
 
-def _execute(principal: Principal, process_id: str, body: ExecuteRequest, origin: str) -> JobRead:
+def _execute(
+    principal: Principal, process_id: str, body: ExecuteRequest, request: Request
+) -> JobRead:
     rate_limits.count_submit(principal.id)
     with SessionLocal() as session:
-        return ogc_jobs.execute(session, principal, process_id, body, origin)
+        return ogc_jobs.execute(
+            session, principal, process_id, body, origin=_origin(request), ogc_base=_base(request)
+        )
 
 
 @router.get(
@@ -214,7 +226,8 @@ def list_jobs(
                 type="application/json",
             )
         )
-    return JobList(jobs=[ogc_jobs.status_info(job, base) for job in jobs], links=links)
+    api_base = _api_base(request)
+    return JobList(jobs=[status_info(job, base, api_base) for job in jobs], links=links)
 
 
 @router.get(
@@ -226,7 +239,8 @@ def list_jobs(
 def read_job(
     request: Request, session: SessionDep, principal: CurrentPrincipal, job_id: str
 ) -> StatusInfo:
-    return ogc_jobs.status_info(ogc_jobs.read_job(session, principal, job_id), _base(request))
+    job = ogc_jobs.read_job(session, principal, job_id)
+    return status_info(job, _base(request), _api_base(request))
 
 
 @router.get(
@@ -245,12 +259,12 @@ def read_job(
     },
 )
 def read_results(request: Request, principal: CurrentPrincipal, job_id: str) -> Response:
-    return _results(principal, job_id, _origin(request))
+    return _results(principal, job_id, _api_base(request))
 
 
-def _results(principal: Principal, job_id: str, origin: str) -> Response:
+def _results(principal: Principal, job_id: str, api_base: str) -> Response:
     with SessionLocal() as session:
-        results = ogc_jobs.results(session, principal, job_id, f"{origin}{settings.API_V1_STR}")
+        results = ogc_jobs.results(session, principal, job_id, api_base)
         if results.raw and len(results.outputs) == 1:
             ((name, value),) = results.outputs.items()
             if name in results.artifact_names:
@@ -272,4 +286,4 @@ def _results(principal: Principal, job_id: str, origin: str) -> Response:
 def dismiss_job(
     request: Request, session: SessionDep, principal: CurrentPrincipal, job_id: str
 ) -> StatusInfo:
-    return ogc_jobs.dismiss(session, principal, job_id, _base(request))
+    return ogc_jobs.dismiss(session, principal, job_id, _base(request), _api_base(request))

@@ -7,12 +7,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import quote
 
 from anyio.to_thread import run_sync
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.core import outbound
 from app.core.config import settings
 from app.crud import artifact as artifact_crud
 from app.crud import job as job_crud
@@ -20,28 +20,25 @@ from app.db.base_class import utcnow
 from app.models.job import Job, JobState
 from app.schemas.job import JobOptions, JobRead, UtcDatetime
 from app.schemas.ogc import (
-    OGC_REL,
     ExecuteRequest,
-    Link,
     ResponseMode,
     StatusCode,
     StatusInfo,
+    Subscriber,
 )
 from app.schemas.user import Principal
 from app.services.errors import InvalidInput, NotFound
+from app.services.ogc.documents import (
+    STATUS_CODES,
+    results_document,
+    status_info,
+)
 from app.services.ogc.errors import JobFailed, NoSuchJob, ResultNotReady
 from app.services.ogc.inputs import tool_inputs
 from app.services.ogc.processes import process_tool
 from app.services.use_cases import job_waiting
 from app.services.use_cases import jobs as job_service
 
-STATUS_CODES = {
-    JobState.queued: StatusCode.accepted,
-    JobState.running: StatusCode.running,
-    JobState.succeeded: StatusCode.successful,
-    JobState.failed: StatusCode.failed,
-    JobState.cancelled: StatusCode.dismissed,
-}
 STATES = {code: state for state, code in STATUS_CODES.items()}
 # How many rows one page of the job list looks at, at most, for jobs that pass the
 # duration filters (computed here, so that SQLite and PostgreSQL read them alike).
@@ -130,44 +127,19 @@ def _interval(value: str | None) -> tuple[datetime | None, datetime | None]:
         ) from None
 
 
-def status_info(job: JobRead, base: str, *, status: StatusCode | None = None) -> StatusInfo:
-    href = f"{base}/jobs/{job.id}"
-    links = [
-        Link(href=href, rel="self", type="application/json", title="This status"),
-        Link(href=f"{base}/jobs", rel="up", type="application/json", title="The job list"),
-        Link(
-            href=f"{settings.API_V1_STR}/jobs/{job.id}",
-            rel="alternate",
-            type="application/json",
-            title="The job in the REST API",
-        ),
-    ]
-    if job.state is JobState.succeeded:
-        links.append(Link(href=f"{href}/results", rel=f"{OGC_REL}/results", title="Results"))
-    return StatusInfo(
-        processID=job.tool,
-        jobID=str(job.id),
-        status=status or STATUS_CODES[job.state],
-        message=job.message,
-        created=job.created_at,
-        started=job.started_at,
-        finished=job.finished_at,
-        updated=job.updated_at,
-        progress=round(job.progress * 100),
-        links=links,
-    )
-
-
 def execute(
-    session: Session, owner: Principal, process_id: str, request: ExecuteRequest, origin: str
+    session: Session,
+    owner: Principal,
+    process_id: str,
+    request: ExecuteRequest,
+    *,
+    origin: str,
+    ogc_base: str,
 ) -> JobRead:
     """Validate the inputs as the REST API does (references fetched or resolved first),
     then queue the job."""
     tool = process_tool(process_id)
-    if request.subscriber is not None:
-        raise InvalidInput.at(
-            ("subscriber",), "callbacks are not supported: poll the job", "unsupported"
-        )
+    subscriber = None if request.subscriber is None else _allowed_subscriber(request.subscriber)
     inputs = tool_inputs(session, owner, tool, request.inputs, origin)
     job, _ = job_service.submit_job(
         session,
@@ -178,6 +150,10 @@ def execute(
         ogc_results={
             "response": request.response.value,
             "outputs": None if request.outputs is None else sorted(request.outputs),
+            "subscriber": subscriber,
+            # Where a callback's links lead: the addresses the client used.
+            "ogc_base": ogc_base,
+            "api_base": f"{origin}{settings.API_V1_STR}",
         },
     )
     return job
@@ -254,35 +230,37 @@ def results(session: Session, principal: Principal, job_id: str, api_base: str) 
         raise JobFailed(message, job.error)
     row = job_crud.get_job(session, job.id)
     asked = (row.ogc_results if row is not None else None) or {}
-    artifacts = artifact_crud.list_artifacts(session, job.id)
-    outputs: dict[str, object] = {
-        artifact.name: {
-            "href": f"{api_base}/jobs/{job.id}/artifacts/{quote(artifact.name)}",
-            "type": artifact.content_type,
-        }
-        for artifact in artifacts
-    }
-    # A tool's own outputs keep their names over an artifact of the same name.
-    outputs.update(job.outputs or {})
-    chosen = asked.get("outputs")
-    if isinstance(chosen, list):
-        outputs = {name: value for name, value in outputs.items() if name in chosen}
+    artifacts = {a.name: a.content_type for a in artifact_crud.list_artifacts(session, job.id)}
     return Results(
         job_id=job.id,
-        outputs=outputs,
-        artifact_names=frozenset(a.name for a in artifacts) - set(job.outputs or {}),
+        outputs=results_document(job, artifacts, asked, api_base),
+        artifact_names=frozenset(artifacts) - set(job.outputs or {}),
         raw=asked.get("response", ResponseMode.raw) == ResponseMode.raw,
     )
 
 
-def dismiss(session: Session, principal: Principal, job_id: str, base: str) -> StatusInfo:
+def dismiss(
+    session: Session, principal: Principal, job_id: str, base: str, api_base: str
+) -> StatusInfo:
     """A job that may still run is cancelled; an ended one is deleted with its files."""
     job = read_job(session, principal, job_id)
     if job.state.is_terminal:
         job_service.delete_job(session, principal, job.id)
     else:
         job = job_service.cancel_job(session, principal, job.id)
-    return status_info(job, base, status=StatusCode.dismissed)
+    return status_info(job, base, api_base, status=StatusCode.dismissed)
+
+
+def _allowed_subscriber(subscriber: Subscriber) -> dict[str, str]:
+    """The callback URLs, after the outbound policy's checks that need no DNS (as a
+    REST `callback_url`: the delivery judges the addresses when it calls)."""
+    urls: dict[str, str] = subscriber.model_dump(mode="json", exclude_none=True)
+    for name, url in urls.items():
+        try:
+            outbound.check_url(url)
+        except outbound.OutboundRefused as refused:
+            raise InvalidInput.at(("subscriber", name), str(refused), "url_not_allowed") from None
+    return urls
 
 
 def _duration_passes(row: Job, filters: JobListFilters) -> bool:
