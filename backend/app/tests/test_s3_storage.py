@@ -14,15 +14,18 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
+from app.core.celery_app import celery_app
 from app.core.config import Settings, settings
 from app.core.s3_storage import PART_BYTES, S3Storage
 from app.core.storage import LocalStorage, storage_at
 from app.core.stored_objects import ObjectTooLarge, StorageUnavailable
 from app.db.session import SessionLocal
 from app.models.file import File
+from app.worker.task_routes import TaskName
 from tests.support.fault_stack import ProxyProcess
+from tests.support.jobs import ended_long_ago
 from tests.support.ports import free_port, free_ports
-from tests.support.processes import start_api, start_worker, stop
+from tests.support.processes import answers, start_api, start_worker, stop
 from tests.support.s3 import S3Server
 from tests.support.users import auth, make_user
 from tests.support.waiting import wait_until
@@ -126,36 +129,39 @@ def test_an_unreachable_store_is_storage_unavailable(s3_server: S3Server) -> Non
 @dataclass
 class S3Stack:
     api: str
+    # An API on the same storage that streams downloads (STORAGE_DOWNLOADS=proxy).
+    proxying_api: str
+    # The S3 endpoint as the stack reaches it: the proxy's.
+    store: str
     proxy: ProxyProcess
     prefix: str
 
 
 @pytest.fixture(scope="module")
 def stack(database: None, s3_server: S3Server) -> Iterator[S3Stack]:
-    """An API and a worker storing on S3 through a proxy that a test can cut."""
-    api_port, proxy_port = free_ports(2)
+    """An API and a worker storing on S3 through a proxy that a test can cut, and an API
+    that streams downloads instead of redirecting them."""
+    api_port, proxying_api_port, proxy_port = free_ports(3)
     proxy = ProxyProcess(proxy_port, s3_server.port)
     prefix = f"stack-{uuid.uuid4().hex}"
-    env = s3_server.environment(prefix, f"http://127.0.0.1:{proxy_port}")
+    store = f"http://127.0.0.1:{proxy_port}"
+    env = s3_server.environment(prefix, store)
     api = start_api(api_port, env=env)
+    proxying_api = start_api(proxying_api_port, env={**env, "STORAGE_DOWNLOADS": "proxy"})
     worker = None
     try:
         worker = start_worker(env=env)
         url = f"http://127.0.0.1:{api_port}/api/v1"
+        proxying_url = f"http://127.0.0.1:{proxying_api_port}/api/v1"
         wait_until(lambda: answers(f"{url}/health"), timeout=60, interval=0.2)
-        yield S3Stack(url, proxy, prefix)
+        wait_until(lambda: answers(f"{proxying_url}/health"), timeout=60, interval=0.2)
+        yield S3Stack(url, proxying_url, store, proxy, prefix)
     finally:
         if worker is not None:
             stop(worker)
+        stop(proxying_api)
         stop(api)
         proxy.close()
-
-
-def answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def upload(stack: S3Stack, headers: dict[str, str]) -> httpx.Response:
@@ -175,16 +181,11 @@ def wait_for_end(stack: S3Stack, headers: dict[str, str], job_id: str) -> dict[s
     return wait_until(ended, timeout=60)
 
 
-def test_upload_compress_and_download_through_s3(
-    stack: S3Stack, s3_server: S3Server, tmp_path: Path
-) -> None:
-    headers = auth(make_user("s3@example.com"))
+def compressed(stack: S3Stack, headers: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An upload of CONTENT as fox.txt, and the succeeded compress job of it."""
     uploaded = upload(stack, headers)
     assert uploaded.status_code == 201, uploaded.text
-    file = uploaded.json()
-    assert file["sha256"] == hashlib.sha256(CONTENT).hexdigest()
-    assert f"{stack.prefix}/files/{file['id']}" in s3_server.keys(stack.prefix)
-
+    file: dict[str, Any] = uploaded.json()
     submitted = httpx.post(
         f"{stack.api}/tools/compress/jobs",
         headers=headers,
@@ -193,11 +194,26 @@ def test_upload_compress_and_download_through_s3(
     assert submitted.status_code == 202, submitted.text
     job = wait_for_end(stack, headers, submitted.json()["id"])
     assert job["state"] == "succeeded", job
+    return file, job
+
+
+def downloaded(api: str, path: str, headers: dict[str, str]) -> httpx.Response:
+    """A download as a client makes it, following a redirect (httpx leaves the
+    Authorization header behind when the redirect leads to another host)."""
+    answer = httpx.get(f"{api}{path}", headers=headers, follow_redirects=True, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return answer
+
+
+def test_upload_compress_and_download_through_s3(stack: S3Stack, s3_server: S3Server) -> None:
+    headers = auth(make_user("s3@example.com"))
+    file, job = compressed(stack, headers)
+    assert file["sha256"] == hashlib.sha256(CONTENT).hexdigest()
+    assert f"{stack.prefix}/files/{file['id']}" in s3_server.keys(stack.prefix)
     assert f"{stack.prefix}/jobs/{job['id']}/artifacts/fox.txt.gz" in s3_server.keys(stack.prefix)
 
-    downloaded = httpx.get(f"{stack.api}/jobs/{job['id']}/artifacts/fox.txt.gz", headers=headers)
-    assert downloaded.status_code == 200
-    assert gzip.decompress(downloaded.content) == CONTENT
+    artifact = downloaded(stack.api, f"/jobs/{job['id']}/artifacts/fox.txt.gz", headers)
+    assert gzip.decompress(artifact.content) == CONTENT
 
     # Deletes go through the storage too: the file's object, and everything of the job.
     deleted = httpx.delete(f"{stack.api}/files/{file['id']}", headers=headers)
@@ -206,6 +222,73 @@ def test_upload_compress_and_download_through_s3(
     deleted = httpx.delete(f"{stack.api}/jobs/{job['id']}", headers=headers)
     assert deleted.status_code == 204, deleted.text
     assert s3_server.keys(f"{stack.prefix}/jobs/{job['id']}/") == []
+
+
+def test_downloads_redirect_to_a_presigned_url_that_serves_what_the_api_would(
+    stack: S3Stack, s3_server: S3Server
+) -> None:
+    headers = auth(make_user("s3-redirect@example.com"))
+    file, job = compressed(stack, headers)
+    [artifact] = httpx.get(f"{stack.api}/jobs/{job['id']}/artifacts", headers=headers).json()
+    downloads = {
+        f"/files/{file['id']}/content": file,
+        f"/jobs/{job['id']}/artifacts/fox.txt.gz": artifact,
+    }
+    for path, record in downloads.items():
+        redirected = downloaded(stack.api, path, headers)
+        [redirect] = redirected.history
+        assert redirect.status_code == 307
+        # Straight to the object in the store, for STORAGE_PRESIGNED_URL_SECONDS (300).
+        location = httpx.URL(redirect.headers["location"])
+        assert str(location).startswith(f"{stack.store}/{s3_server.bucket}/{stack.prefix}/")
+        assert location.params["X-Amz-Expires"] == "300"
+        assert len(redirected.content) == record["size"]
+        assert hashlib.sha256(redirected.content).hexdigest() == record["sha256"]
+        assert redirected.headers["content-type"] == record["content_type"]
+        assert record["name"] in redirected.headers["content-disposition"]
+
+        # With STORAGE_DOWNLOADS=proxy, the same bytes under the same headers from the API.
+        proxied = downloaded(stack.proxying_api, path, headers)
+        assert proxied.history == []
+        assert proxied.content == redirected.content
+        for header in ("content-type", "content-disposition"):
+            assert proxied.headers[header] == redirected.headers[header]
+    assert redirected.headers["content-disposition"] == "attachment; filename*=UTF-8''fox.txt.gz"
+    assert gzip.decompress(redirected.content) == CONTENT
+
+
+def test_another_users_download_is_404_and_never_a_redirect(stack: S3Stack) -> None:
+    owner = auth(make_user("s3-owner@example.com"))
+    other = auth(make_user("s3-other@example.com"))
+    file, job = compressed(stack, owner)
+    refusals = [
+        (other, f"/files/{file['id']}/content"),
+        (other, f"/jobs/{job['id']}/artifacts/fox.txt.gz"),
+        (owner, f"/files/{uuid.uuid4()}/content"),
+        (owner, f"/jobs/{job['id']}/artifacts/no-such-artifact"),
+    ]
+    for headers, path in refusals:
+        for api in (stack.api, stack.proxying_api):
+            refused = httpx.get(f"{api}{path}", headers=headers)
+            assert refused.status_code == 404, (path, refused.text)
+            assert "location" not in refused.headers
+
+
+def test_retention_leaves_nothing_of_a_job_in_the_bucket_and_then_410_without_redirect(
+    stack: S3Stack, s3_server: S3Server
+) -> None:
+    headers = auth(make_user("s3-retention@example.com"))
+    _, job = compressed(stack, headers)
+    kept = f"{stack.prefix}/jobs/{job['id']}/"
+    assert f"{kept}artifacts/fox.txt.gz" in s3_server.keys(kept)
+    ended_long_ago(uuid.UUID(job["id"]))
+
+    # As beat sends it: the purge runs on the stack's worker, which stores on S3.
+    celery_app.send_task(TaskName.PURGE_EXPIRED_JOBS)
+    wait_until(lambda: s3_server.keys(kept) == [], timeout=30, interval=0.2)
+    gone = httpx.get(f"{stack.api}/jobs/{job['id']}/artifacts/fox.txt.gz", headers=headers)
+    assert gone.status_code == 410, gone.text
+    assert "location" not in gone.headers
 
 
 def test_an_upload_while_the_store_is_down_is_503_and_keeps_nothing(

@@ -70,6 +70,12 @@ class LocalStorage:
         else:
             path.unlink(missing_ok=True)
 
+    def presigned_url(
+        self, key: str, *, seconds: int, content_type: str, content_disposition: str
+    ) -> None:
+        # Nothing but this process can serve a local file.
+        return None
+
 
 def read_chunks(stream: BinaryIO) -> Iterator[bytes]:
     while chunk := stream.read(CHUNK_BYTES):

@@ -8,7 +8,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.api.deps import CurrentPrincipal, Offset, SessionDep, StatementSessionDep
-from app.api.downloads import download
+from app.api.downloads import download_response, download_responses
 from app.api.responses import error, not_found
 from app.api.routing import ApiRoute
 from app.api.submissions import SUBMIT_RESPONSES, IdempotencyKey, accepted
@@ -214,12 +214,12 @@ def list_artifacts(
 @router.get(
     "/{job_id:uuid}/artifacts/{name}",
     summary="Download an artifact",
-    description="The artifact's bytes. Names are plain file names.",
+    description="The artifact's bytes, or with S3 storage a 307 to a short-lived presigned "
+    "URL of them. Names are plain file names.",
     response_class=StreamingResponse,
-    responses=not_found("No such job or artifact, or not yours."),
+    responses=download_responses("No such job or artifact, or not yours."),
 )
 def read_artifact(
     session: SessionDep, principal: CurrentPrincipal, job_id: uuid.UUID, name: str
-) -> StreamingResponse:
-    artifact, stream = artifact_service.open_artifact(session, principal, job_id, name)
-    return download(stream, artifact.name, artifact.content_type, artifact.size)
+) -> Response:
+    return download_response(artifact_service.download_artifact(session, principal, job_id, name))
