@@ -26,7 +26,7 @@ from tests.support.fault_stack import ProxyProcess
 from tests.support.jobs import ended_long_ago
 from tests.support.ports import free_port, free_ports
 from tests.support.processes import answers, start_api, start_worker, stop
-from tests.support.s3 import S3Server
+from tests.support.s3 import CREDENTIALS, S3Server
 from tests.support.users import auth, make_user
 from tests.support.waiting import wait_until
 
@@ -103,6 +103,41 @@ def test_delete_of_a_key_or_of_everything_under_a_prefix(
     assert s3_server.keys(prefix) == [f"{prefix}/jobs/ab/log"]
     with pytest.raises(FileNotFoundError):
         s3.open("files/f")
+
+
+def test_a_presigned_url_serves_the_object_with_the_download_headers(
+    s3_server: S3Server, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The backend as a process builds it from its settings (the client's configuration
+    # chooses how URLs are signed).
+    for variable, value in CREDENTIALS.items():
+        monkeypatch.setenv(variable, value)
+    s3 = storage_at(f"s3://{s3_server.bucket}/{prefix}", s3_server.endpoint_url)
+    s3.write("files/one", [CONTENT])
+    disposition = "attachment; filename*=UTF-8''a%20fox.txt"
+    url = s3.presigned_url(
+        "files/one", seconds=60, content_type="text/plain", content_disposition=disposition
+    )
+    assert url is not None
+    assert url.startswith(f"{s3_server.endpoint_url}/{s3_server.bucket}/{prefix}/files/one?")
+    assert httpx.URL(url).params["X-Amz-Expires"] == "60"
+    # No credentials of ours go with it: the signature in the URL is the permission.
+    answer = httpx.get(url)
+    assert answer.status_code == 200, answer.text
+    assert answer.content == CONTENT
+    assert answer.headers["content-type"] == "text/plain"
+    assert answer.headers["content-disposition"] == disposition
+    with pytest.raises(ValueError, match="leaves the storage root"):
+        s3.presigned_url("../x", seconds=60, content_type="a/b", content_disposition="inline")
+
+
+def test_local_storage_has_no_presigned_url(tmp_path: Path) -> None:
+    local = LocalStorage(tmp_path)
+    local.write("files/one", [CONTENT])
+    assert (
+        local.presigned_url("files/one", seconds=60, content_type="a/b", content_disposition="x")
+        is None
+    )
 
 
 @pytest.mark.parametrize(
