@@ -33,6 +33,10 @@ def download_response(download: Download) -> Response:
 def download_responses(not_found: str) -> Responses:
     """What a download route answers besides its bytes (200), for OpenAPI."""
     return {
+        200: {
+            "description": "The bytes, through the API (local storage, or "
+            "STORAGE_DOWNLOADS=proxy), saved as the file's name (Content-Disposition)."
+        },
         307: {
             "description": "With S3 storage (and STORAGE_DOWNLOADS=redirect): the bytes are "
             "at the presigned URL in `Location`, valid STORAGE_PRESIGNED_URL_SECONDS, "
