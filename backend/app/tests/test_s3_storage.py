@@ -166,8 +166,6 @@ class S3Stack:
     api: str
     # An API on the same storage that streams downloads (STORAGE_DOWNLOADS=proxy).
     proxying_api: str
-    # The S3 endpoint as the stack reaches it: the proxy's.
-    store: str
     proxy: ProxyProcess
     prefix: str
 
@@ -179,8 +177,11 @@ def stack(database: None, s3_server: S3Server) -> Iterator[S3Stack]:
     api_port, proxying_api_port, proxy_port = free_ports(3)
     proxy = ProxyProcess(proxy_port, s3_server.port)
     prefix = f"stack-{uuid.uuid4().hex}"
-    store = f"http://127.0.0.1:{proxy_port}"
-    env = s3_server.environment(prefix, store)
+    env = {
+        **s3_server.environment(prefix, f"http://127.0.0.1:{proxy_port}"),
+        # Clients reach the store directly, not through the proxy the tests cut.
+        "STORAGE_S3_PUBLIC_ENDPOINT_URL": s3_server.endpoint_url,
+    }
     api = start_api(api_port, env=env)
     proxying_api = start_api(proxying_api_port, env={**env, "STORAGE_DOWNLOADS": "proxy"})
     worker = None
@@ -190,7 +191,7 @@ def stack(database: None, s3_server: S3Server) -> Iterator[S3Stack]:
         proxying_url = f"http://127.0.0.1:{proxying_api_port}/api/v1"
         wait_until(lambda: answers(f"{url}/health"), timeout=60, interval=0.2)
         wait_until(lambda: answers(f"{proxying_url}/health"), timeout=60, interval=0.2)
-        yield S3Stack(url, proxying_url, store, proxy, prefix)
+        yield S3Stack(url, proxying_url, proxy, prefix)
     finally:
         if worker is not None:
             stop(worker)
@@ -273,9 +274,12 @@ def test_downloads_redirect_to_a_presigned_url_that_serves_what_the_api_would(
         redirected = downloaded(stack.api, path, headers)
         [redirect] = redirected.history
         assert redirect.status_code == 307
-        # Straight to the object in the store, for STORAGE_PRESIGNED_URL_SECONDS (300).
+        # Straight to the object, at the store's public endpoint (not the one the API
+        # uses), for STORAGE_PRESIGNED_URL_SECONDS (300).
         location = httpx.URL(redirect.headers["location"])
-        assert str(location).startswith(f"{stack.store}/{s3_server.bucket}/{stack.prefix}/")
+        assert str(location).startswith(
+            f"{s3_server.endpoint_url}/{s3_server.bucket}/{stack.prefix}/"
+        )
         assert location.params["X-Amz-Expires"] == "300"
         assert len(redirected.content) == record["size"]
         assert hashlib.sha256(redirected.content).hexdigest() == record["sha256"]
@@ -365,6 +369,11 @@ def test_the_storage_url_chooses_the_backend(tmp_path: Path) -> None:
     assert isinstance(s3, S3Storage)
     assert (s3.bucket, s3.prefix) == ("a-bucket", "some/prefix")
     assert s3.client.meta.endpoint_url == "http://127.0.0.1:9"
+    assert s3.signer is s3.client
+    public = storage_at("s3://a-bucket", "http://minio:9000", "https://s3.example.com")
+    assert isinstance(public, S3Storage)
+    assert public.client.meta.endpoint_url == "http://minio:9000"
+    assert public.signer.meta.endpoint_url == "https://s3.example.com"
 
 
 def test_a_job_whose_input_cannot_be_staged_fails_as_a_system_error(

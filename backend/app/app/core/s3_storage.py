@@ -60,8 +60,17 @@ def reaching_store() -> Iterator[None]:
 
 
 class S3Storage:
-    def __init__(self, client: "S3Client", bucket: str, prefix: str = "") -> None:
+    def __init__(
+        self,
+        client: "S3Client",
+        bucket: str,
+        prefix: str = "",
+        *,
+        signer: "S3Client | None" = None,
+    ) -> None:
         self.client = client
+        # Presigns download URLs: a client of the endpoint as clients reach it.
+        self.signer = signer or client
         self.bucket = bucket
         self.prefix = prefix.strip("/")
 
@@ -170,7 +179,7 @@ class S3Storage:
         # Signed here, without a request to the store: a missing object is the store's
         # own 404 to the client that follows the URL.
         with reaching_store():
-            return self.client.generate_presigned_url(
+            return self.signer.generate_presigned_url(
                 "get_object",
                 Params={
                     "Bucket": self.bucket,
