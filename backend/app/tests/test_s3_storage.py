@@ -358,6 +358,20 @@ def test_a_storage_url_that_is_neither_a_local_path_nor_a_bucket_is_refused(url:
         Settings(_env_file=None, STORAGE_URL=url)  # type: ignore[call-arg]
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("STORAGE_DOWNLOADS", "presigned"),
+        ("STORAGE_PRESIGNED_URL_SECONDS", "0"),
+        # S3 refuses a presigned URL that lives longer than 7 days.
+        ("STORAGE_PRESIGNED_URL_SECONDS", str(7 * 24 * 3600 + 1)),
+    ],
+)
+def test_download_settings_out_of_range_are_refused(name: str, value: str) -> None:
+    with pytest.raises(ValidationError, match=name):
+        Settings(_env_file=None, **{name: value})  # type: ignore[call-arg]
+
+
 def test_the_storage_url_chooses_the_backend(tmp_path: Path) -> None:
     default = storage_at(None)
     assert isinstance(default, LocalStorage)
