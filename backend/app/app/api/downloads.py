@@ -30,23 +30,29 @@ def download_response(download: Download) -> Response:
     )
 
 
+# An artifact or file download on S3 storage, for OpenAPI.
+REDIRECT: Responses = {
+    307: {
+        "description": "With S3 storage (and STORAGE_DOWNLOADS=redirect): the bytes are "
+        "at the presigned URL in `Location`, valid STORAGE_PRESIGNED_URL_SECONDS, "
+        "which answers with the same Content-Type and Content-Disposition.",
+        "headers": {
+            "Location": {
+                "description": "A presigned URL of the object in the store.",
+                "schema": {"type": "string", "format": "uri"},
+            }
+        },
+    }
+}
+
+
 def download_responses(not_found: str) -> Responses:
-    """What a download route answers besides its bytes (200), for OpenAPI."""
+    """What a download route answers, for OpenAPI."""
     return {
         200: {
             "description": "The bytes, through the API (local storage, or "
             "STORAGE_DOWNLOADS=proxy), saved as the file's name (Content-Disposition)."
         },
-        307: {
-            "description": "With S3 storage (and STORAGE_DOWNLOADS=redirect): the bytes are "
-            "at the presigned URL in `Location`, valid STORAGE_PRESIGNED_URL_SECONDS, "
-            "which answers with the same Content-Type and Content-Disposition.",
-            "headers": {
-                "Location": {
-                    "description": "A presigned URL of the object in the store.",
-                    "schema": {"type": "string", "format": "uri"},
-                }
-            },
-        },
+        **REDIRECT,
         404: error(not_found),
     }
