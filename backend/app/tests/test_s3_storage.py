@@ -298,6 +298,24 @@ def test_downloads_redirect_to_a_presigned_url_that_serves_what_the_api_would(
     assert gzip.decompress(redirected.content) == CONTENT
 
 
+def test_ogc_raw_results_of_an_artifact_redirect_as_its_download_does(stack: S3Stack) -> None:
+    headers = auth(make_user("s3-ogc@example.com"))
+    uploaded = upload(stack, headers)
+    assert uploaded.status_code == 201, uploaded.text
+    ogc = stack.api.removesuffix("/api/v1") + "/ogc"
+    executed = httpx.post(
+        f"{ogc}/processes/compress/execution",
+        headers={**headers, "Prefer": "respond-async"},
+        json={"inputs": {"file": uploaded.json()["id"]}, "outputs": {"fox.txt.gz": {}}},
+    )
+    assert executed.status_code == 201, executed.text
+    job = wait_for_end(stack, headers, executed.json()["jobID"])
+    assert job["state"] == "succeeded", job
+    raw = downloaded(ogc, f"/jobs/{job['id']}/results", headers)
+    assert [answer.status_code for answer in raw.history] == [307]
+    assert gzip.decompress(raw.content) == CONTENT
+
+
 def test_another_users_download_is_404_and_never_a_redirect(stack: S3Stack) -> None:
     owner = auth(make_user("s3-owner@example.com"))
     other = auth(make_user("s3-other@example.com"))
