@@ -45,7 +45,17 @@ def test_upload_records_size_and_sha256_and_gives_the_bytes_back(
     assert client.get(f"/api/v1/files/{file['id']}", headers=user_headers).json() == file
     content = client.get(f"/api/v1/files/{file['id']}/content", headers=user_headers)
     assert content.content == CONTENT
-    assert content.headers["content-type"].startswith("text/plain")
+    # The stored type as it is (the store answers a presigned URL with it too).
+    assert content.headers["content-type"] == "text/plain"
+    assert content.headers["content-disposition"] == "attachment; filename*=UTF-8''fox.txt"
+
+
+def test_downloads_declare_their_redirect_in_openapi(client: TestClient) -> None:
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    for path in ["/api/v1/files/{file_id}/content", "/api/v1/jobs/{job_id}/artifacts/{name}"]:
+        answers = paths[path]["get"]["responses"]
+        assert {"200", "307", "404"} <= answers.keys()
+        assert "Location" in answers["307"]["headers"]
 
 
 def test_a_client_file_name_never_becomes_a_path(

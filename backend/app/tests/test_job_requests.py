@@ -3,14 +3,12 @@ ETags, waiting, filters, retention tombstones, re-sending, and a broker that is 
 
 import time
 import uuid
-from datetime import timedelta
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
 
 from app.core.celery_app import celery_app
-from app.db.base_class import utcnow
 from app.db.session import SessionLocal
 from app.models.job import Job, JobState
 from app.worker import tasks
@@ -18,7 +16,7 @@ from app.worker.redis_db import keys
 from app.worker.redis_db.connection import client as redis_client
 from tests.support.broker import close_the_broker
 from tests.support.job_api import submit
-from tests.support.jobs import job_row
+from tests.support.jobs import ended_long_ago, job_row
 
 
 def test_cancel_a_queued_job_at_once_then_409(
@@ -132,15 +130,6 @@ def test_callback_url_must_be_http(client: TestClient, user_headers: dict[str, s
     response = submit(client, user_headers, callback_url="file:///etc/passwd")
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][:2] == ["body", "callback_url"]
-
-
-def ended_long_ago(job_id: uuid.UUID) -> None:
-    with SessionLocal() as session:
-        job = session.get(Job, job_id)
-        assert job is not None
-        job.state = JobState.succeeded
-        job.finished_at = utcnow() - timedelta(days=365)
-        session.commit()
 
 
 def test_retention_purges_old_jobs_and_their_ids_answer_410(

@@ -149,6 +149,18 @@ class Settings(BaseSettings):
     STORAGE_URL: Annotated[str | None, AfterValidator(_storage_url)] = None
     # The S3 endpoint of a server other than AWS (MinIO, Ceph, ...): http(s)://host:port.
     STORAGE_S3_ENDPOINT_URL: str | None = None
+    # The same endpoint as clients reach it, when that differs (compose: the processes
+    # reach http://minio:9000, a browser http://localhost:9000): presigned download URLs
+    # are signed for this address.
+    STORAGE_S3_PUBLIC_ENDPOINT_URL: str | None = None
+    # How a client gets a stored file or artifact from S3 storage: `redirect` answers 307
+    # to a presigned URL of the object, so the bytes do not pass through the API; `proxy`
+    # streams them through the API, for clients that cannot reach the store. Local
+    # storage always streams.
+    STORAGE_DOWNLOADS: Literal["redirect", "proxy"] = "redirect"
+    # How long a presigned download URL works (S3 accepts at most 7 days); a client that
+    # follows the redirect at once needs seconds.
+    STORAGE_PRESIGNED_URL_SECONDS: int = Field(default=300, ge=1, le=7 * 24 * 3600)
     MAX_UPLOAD_BYTES: int = Field(default=1024**3, ge=1)
     # Every other request body (JSON, forms): past this size 413, before an endpoint reads it.
     MAX_REQUEST_BYTES: int = Field(default=1024**2, ge=1024)

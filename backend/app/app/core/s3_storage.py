@@ -31,7 +31,13 @@ DELETE_BATCH = 1000
 
 def s3_client(endpoint_url: str | None) -> "S3Client":
     """A client with the standard AWS credential chain (variables, files, roles)."""
-    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5)
+    # Signature version 4 for presigned URLs too, as every S3-compatible server takes it:
+    # botocore may otherwise presign with the older version 2 that some refuse.
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=5,
+        signature_version="s3v4",
+    )
     return boto3.client("s3", endpoint_url=endpoint_url, config=config)
 
 
@@ -54,8 +60,17 @@ def reaching_store() -> Iterator[None]:
 
 
 class S3Storage:
-    def __init__(self, client: "S3Client", bucket: str, prefix: str = "") -> None:
+    def __init__(
+        self,
+        client: "S3Client",
+        bucket: str,
+        prefix: str = "",
+        *,
+        signer: "S3Client | None" = None,
+    ) -> None:
         self.client = client
+        # Presigns download URLs: a client of the endpoint as clients reach it.
+        self.signer = signer or client
         self.bucket = bucket
         self.prefix = prefix.strip("/")
 
@@ -157,3 +172,20 @@ class S3Storage:
                     self.client.delete_objects(
                         Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True}
                     )
+
+    def presigned_url(
+        self, key: str, *, seconds: int, content_type: str, content_disposition: str
+    ) -> str:
+        # Signed here, without a request to the store: a missing object is the store's
+        # own 404 to the client that follows the URL.
+        with reaching_store():
+            return self.signer.generate_presigned_url(
+                "get_object",
+                Params={
+                    "Bucket": self.bucket,
+                    "Key": self._key(key),
+                    "ResponseContentType": content_type,
+                    "ResponseContentDisposition": content_disposition,
+                },
+                ExpiresIn=seconds,
+            )

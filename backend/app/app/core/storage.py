@@ -70,6 +70,12 @@ class LocalStorage:
         else:
             path.unlink(missing_ok=True)
 
+    def presigned_url(
+        self, key: str, *, seconds: int, content_type: str, content_disposition: str
+    ) -> None:
+        # Nothing but this process can serve a local file.
+        return None
+
 
 def read_chunks(stream: BinaryIO) -> Iterator[bytes]:
     while chunk := stream.read(CHUNK_BYTES):
@@ -78,11 +84,20 @@ def read_chunks(stream: BinaryIO) -> Iterator[bytes]:
 
 @cache
 def storage() -> Storage:
-    return storage_at(settings.STORAGE_URL, settings.STORAGE_S3_ENDPOINT_URL)
+    return storage_at(
+        settings.STORAGE_URL,
+        settings.STORAGE_S3_ENDPOINT_URL,
+        settings.STORAGE_S3_PUBLIC_ENDPOINT_URL,
+    )
 
 
-def storage_at(url: str | None, s3_endpoint_url: str | None = None) -> Storage:
-    """The backend of a STORAGE_URL; without one, the local STORAGE_DIR as always."""
+def storage_at(
+    url: str | None,
+    s3_endpoint_url: str | None = None,
+    s3_public_endpoint_url: str | None = None,
+) -> Storage:
+    """The backend of a STORAGE_URL; without one, the local STORAGE_DIR as always. S3
+    presigned URLs lead to `s3_public_endpoint_url` when given, else to the endpoint."""
     if url is None:
         return LocalStorage(settings.storage_dir)
     parts = urlsplit(url)
@@ -92,4 +107,6 @@ def storage_at(url: str | None, s3_endpoint_url: str | None = None) -> Storage:
     # at start.
     from app.core.s3_storage import S3Storage, s3_client
 
-    return S3Storage(s3_client(s3_endpoint_url), parts.netloc, parts.path)
+    client = s3_client(s3_endpoint_url)
+    signer = s3_client(s3_public_endpoint_url) if s3_public_endpoint_url else client
+    return S3Storage(client, parts.netloc, parts.path, signer=signer)

@@ -36,3 +36,10 @@ class Storage(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove `key`, or every key under it when it is a prefix; no error when absent."""
+
+    def presigned_url(
+        self, key: str, *, seconds: int, content_type: str, content_disposition: str
+    ) -> str | None:
+        """A URL from which a client reads `key` for `seconds` without us, answered with
+        these Content-Type and Content-Disposition headers; None when the backend has no
+        such URL (a local directory), and the object is served through the API."""

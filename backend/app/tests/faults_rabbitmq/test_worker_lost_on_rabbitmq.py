@@ -51,7 +51,7 @@ def test_worker_machine_gone_before_start_its_jobs_run_after_missed_heartbeats(
         # one's) under a name of its own (the dead one's control queue lives on until
         # the broker gives up on its connection).
         restart = time.monotonic()
-        stack.worker = start_worker("--hostname", f"other-{os.getpid()}@%h", env=stack.env)
+        stack.worker = start_worker(env=stack.env, name=f"other-{os.getpid()}")
         restart_took = time.monotonic() - restart
         wait_until(lambda: all_ended(2), timeout=BOUND + restart_took, interval=0.1)
         took = time.monotonic() - killed_at - restart_took

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -19,17 +20,22 @@ from tests.support.waiting import wait_until
 
 
 def start_worker(
-    *extra: str, env: Mapping[str, str] = {}, output: IO[bytes] | None = None
+    *extra: str,
+    env: Mapping[str, str] = {},
+    output: IO[bytes] | None = None,
+    name: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """A real `celery worker` process on the test broker (or the CELERY_BROKER_URL in
-    `env`, which overrides settings for that process); returns once it answers a ping.
-    Its stdout and stderr go to `output` when given."""
+    `env`, which overrides settings for that process), named `name`@host (test-<pid> by
+    default); returns once a worker of that name answers a ping. Its stdout and stderr
+    go to `output` when given."""
     environment = {**os.environ, **env}
+    node = f"{name or f'test-{os.getpid()}'}@{socket.gethostname()}"
     process = subprocess.Popen(
         [
             *[sys.executable, "-m", "celery", "-A", "app.core.celery_app", "worker"],
             *["--loglevel", "WARNING", "--concurrency", "2", "--queues", "default,housekeeping"],
-            *["--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h"],
+            *["--without-gossip", "--without-mingle", "--hostname", node],
             *extra,
         ],
         cwd=PROJECT_DIR,
@@ -41,7 +47,9 @@ def start_worker(
     )
     try:
         wait_until(
-            lambda: process.poll() is not None or answers_ping(environment["CELERY_BROKER_URL"]),
+            lambda: (
+                process.poll() is not None or node in answers_ping(environment["CELERY_BROKER_URL"])
+            ),
             60,
         )
     except AssertionError:
@@ -51,14 +59,16 @@ def start_worker(
     return process
 
 
-def answers_ping(broker_url: str) -> bool:
-    """Whether a worker on this broker answers a ping. (The app's own ping publishes
-    on the app's broker whatever connection it is given, so a pool-less mailbox.)"""
+def answers_ping(broker_url: str) -> set[str]:
+    """The names of the workers on this broker that answer a ping. (The app's own ping
+    publishes on the app's broker whatever connection it is given, so a pool-less
+    mailbox.)"""
     mailbox = Mailbox(
         celery_app.conf.control_exchange, type="fanout", accept=["json"], serializer="json"
     )
     with celery_app.connection_for_write(broker_url) as connection:
-        return bool(mailbox(connection)._broadcast("ping", {}, reply=True, timeout=0.5))
+        replies = mailbox(connection)._broadcast("ping", {}, reply=True, timeout=0.5)
+    return {node for reply in replies for node in reply}
 
 
 def start_api(

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from app.api.deps import CurrentPrincipal, SessionDep
-from app.api.downloads import download
+from app.api.downloads import REDIRECT, download_response
 from app.api.responses import Responses
 from app.core.config import settings
 from app.db.session import SessionLocal
@@ -251,6 +251,7 @@ def read_job(
     "bytes; several outputs answer the document).",
     responses={
         200: {"description": "The results."},
+        **REDIRECT,
         400: {**EXCEPTION, "description": "The job failed or was dismissed: its error."},
         404: {
             **EXCEPTION,
@@ -268,10 +269,9 @@ def _results(principal: Principal, job_id: str, api_base: str) -> Response:
         if results.raw and len(results.outputs) == 1:
             ((name, value),) = results.outputs.items()
             if name in results.artifact_names:
-                artifact, stream = artifact_service.open_artifact(
-                    session, principal, results.job_id, name
+                return download_response(
+                    artifact_service.download_artifact(session, principal, results.job_id, name)
                 )
-                return download(stream, artifact.name, artifact.content_type, artifact.size)
             return JSONResponse(value)
         return JSONResponse(results.outputs)
 

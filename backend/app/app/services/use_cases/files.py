@@ -13,6 +13,7 @@ from app.crud import file as file_crud
 from app.models.file import File
 from app.schemas.file import FileRead
 from app.schemas.user import Principal
+from app.services import downloads
 from app.services.errors import NotFound, TooLarge
 from app.services.storage_keys import file_key
 from app.tools.context import plain_file_name
@@ -73,15 +74,15 @@ def get_file(session: Session, principal: Principal, file_id: uuid.UUID) -> File
     return FileRead.model_validate(_owned_file(session, principal, file_id))
 
 
-def open_file(
-    session: Session, principal: Principal, file_id: uuid.UUID
-) -> tuple[FileRead, BinaryIO]:
-    file = get_file(session, principal, file_id)
-    try:
-        return file, storage().open(file_key(file.id))
-    except (FileNotFoundError, ValueError):
-        # Its bytes are gone, or a link in storage leads out of it: nothing to serve.
-        raise NotFound("file not found") from None
+def download_file(session: Session, principal: Principal, file_id: uuid.UUID) -> downloads.Download:
+    file = _owned_file(session, principal, file_id)
+    return downloads.download(
+        file_key(file.id),
+        name=file.name,
+        content_type=file.content_type,
+        size=file.size,
+        missing="file not found",
+    )
 
 
 def delete_file(session: Session, principal: Principal, file_id: uuid.UUID) -> None:

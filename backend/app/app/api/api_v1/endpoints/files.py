@@ -1,12 +1,12 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, UploadFile, status
+from fastapi import APIRouter, Response, UploadFile, status
 from fastapi import File as FileField
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import CurrentPrincipal, SessionDep
-from app.api.downloads import download
+from app.api.downloads import download_response, download_responses
 from app.api.responses import error, not_found
 from app.api.routing import ApiRoute
 from app.schemas.file import FileRead
@@ -45,15 +45,15 @@ def read_file(session: SessionDep, principal: CurrentPrincipal, file_id: uuid.UU
 @router.get(
     "/{file_id}/content",
     summary="Download a file",
-    description="The file's bytes, as uploaded.",
+    description="The file's bytes, as uploaded, or with S3 storage a 307 to a short-lived "
+    "presigned URL of them.",
     response_class=StreamingResponse,
-    responses=NOT_FOUND,
+    responses=download_responses("No such file, or not yours."),
 )
 def read_file_content(
     session: SessionDep, principal: CurrentPrincipal, file_id: uuid.UUID
-) -> StreamingResponse:
-    file, stream = file_service.open_file(session, principal, file_id)
-    return download(stream, file.name, file.content_type, file.size)
+) -> Response:
+    return download_response(file_service.download_file(session, principal, file_id))
 
 
 @router.delete(

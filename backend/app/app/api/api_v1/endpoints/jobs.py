@@ -8,8 +8,8 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.api.deps import CurrentPrincipal, Offset, SessionDep, StatementSessionDep
-from app.api.downloads import download
-from app.api.responses import error, not_found
+from app.api.downloads import download_response, download_responses
+from app.api.responses import Responses, error, not_found
 from app.api.routing import ApiRoute
 from app.api.submissions import SUBMIT_RESPONSES, IdempotencyKey, accepted
 from app.db.session import SessionLocal
@@ -30,6 +30,7 @@ from app.services.use_cases import logs as log_service
 router = APIRouter(prefix="/jobs", tags=["jobs"], route_class=ApiRoute)
 
 NOT_FOUND = not_found("No such job, or not yours.")
+PURGED: Responses = {410: error("The job ended long ago and retention deleted it.")}
 
 
 @router.post(
@@ -106,7 +107,7 @@ def list_jobs(
     responses={
         **NOT_FOUND,
         304: {"description": "The job is as the `If-None-Match` ETag says."},
-        410: error("The job ended long ago and retention deleted it."),
+        **PURGED,
     },
 )
 async def read_job(
@@ -203,7 +204,7 @@ def delete_job(session: SessionDep, principal: CurrentPrincipal, job_id: uuid.UU
     "/{job_id:uuid}/artifacts",
     summary="List a job's artifacts",
     description="The output files of the job: name, size, sha256 and content type.",
-    responses=NOT_FOUND,
+    responses={**NOT_FOUND, **PURGED},
 )
 def list_artifacts(
     session: SessionDep, principal: CurrentPrincipal, job_id: uuid.UUID
@@ -214,12 +215,12 @@ def list_artifacts(
 @router.get(
     "/{job_id:uuid}/artifacts/{name}",
     summary="Download an artifact",
-    description="The artifact's bytes. Names are plain file names.",
+    description="The artifact's bytes, or with S3 storage a 307 to a short-lived presigned "
+    "URL of them. Names are plain file names.",
     response_class=StreamingResponse,
-    responses=not_found("No such job or artifact, or not yours."),
+    responses={**download_responses("No such job or artifact, or not yours."), **PURGED},
 )
 def read_artifact(
     session: SessionDep, principal: CurrentPrincipal, job_id: uuid.UUID, name: str
-) -> StreamingResponse:
-    artifact, stream = artifact_service.open_artifact(session, principal, job_id, name)
-    return download(stream, artifact.name, artifact.content_type, artifact.size)
+) -> Response:
+    return download_response(artifact_service.download_artifact(session, principal, job_id, name))
