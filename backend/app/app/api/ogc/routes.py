@@ -38,6 +38,15 @@ CONFORMANCE_CLASSES = [
     *["core", "ogc-process-description", "json", "oas30", "job-list", "dismiss", "callback"]
 ]
 EXCEPTION: dict[str, Any] = {"model": OgcException, "description": "An exception report."}
+# The landing page's links: path below /ogc, relation, media type, title.
+LANDING_LINKS = [
+    ("/", "self", "application/json", "This page"),
+    ("/api", "service-desc", "application/vnd.oai.openapi+json;version=3.0", "The API definition"),
+    ("/api.html", "service-doc", "text/html", "The API documentation"),
+    ("/conformance", f"{OGC_REL}/conformance", "application/json", "Conformance classes"),
+    ("/processes", f"{OGC_REL}/processes", "application/json", "The processes"),
+    ("/jobs", f"{OGC_REL}/job-list", "application/json", "The jobs"),
+]
 NO_SUCH_JOB: Responses = {
     404: {**EXCEPTION, "description": "No such job, or not yours (no-such-job)."}
 }
@@ -70,37 +79,8 @@ def landing_page(request: Request) -> LandingPage:
         description="Every tool as a process; the same jobs as the REST API at "
         f"{settings.API_V1_STR}.",
         links=[
-            Link(href=f"{base}/", rel="self", type="application/json", title="This page"),
-            Link(
-                href=f"{base}/api",
-                rel="service-desc",
-                type="application/vnd.oai.openapi+json;version=3.0",
-                title="The API definition",
-            ),
-            Link(
-                href=f"{base}/api.html",
-                rel="service-doc",
-                type="text/html",
-                title="The API documentation",
-            ),
-            Link(
-                href=f"{base}/conformance",
-                rel=f"{OGC_REL}/conformance",
-                type="application/json",
-                title="Conformance classes",
-            ),
-            Link(
-                href=f"{base}/processes",
-                rel=f"{OGC_REL}/processes",
-                type="application/json",
-                title="The processes",
-            ),
-            Link(
-                href=f"{base}/jobs",
-                rel=f"{OGC_REL}/job-list",
-                type="application/json",
-                title="The jobs",
-            ),
+            Link(href=f"{base}{path}", rel=rel, type=media_type, title=title)
+            for path, rel, media_type, title in LANDING_LINKS
         ],
     )
 
