@@ -2,12 +2,12 @@
 
 import re
 import uuid
-from typing import BinaryIO
+from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
 from app.core.config import settings
-from app.core.storage import read_chunks, storage
+from app.core.storage import storage
 from app.core.stored_objects import ObjectTooLarge
 from app.crud import file as file_crud
 from app.models.file import File
@@ -41,12 +41,12 @@ def upload(
     *,
     name: str | None,
     content_type: str | None,
-    content: BinaryIO,
+    chunks: Iterable[bytes],
 ) -> FileRead:
-    """Stream the content to storage (hashing it on the way), then record it under a
-    plain version of the client's file name."""
+    """Stream the chunks to storage as they come (hashing them on the way; past
+    MAX_UPLOAD_BYTES nothing is kept), then record the file under a plain version of the
+    client's file name."""
     file_id = uuid.uuid4()
-    chunks = read_chunks(content)
     try:
         stored = storage().write(file_key(file_id), chunks, max_bytes=settings.MAX_UPLOAD_BYTES)
     except ObjectTooLarge:
