@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from app.core.config import settings
+from app.crud import file as file_crud
 from app.db.session import SessionLocal
 from app.models.file import File
 from tests.support.ports import free_port
@@ -188,6 +189,29 @@ def test_parts_around_the_file_count_toward_the_limit(
     )
     assert response.status_code == 413
     assert stored_files() == []
+
+
+def test_a_file_past_2_gib_is_recorded_with_its_size(
+    client: TestClient, user_headers: dict[str, str]
+) -> None:
+    # The column, not the upload (the benchmark sends 2 GiB through the API).
+    user_id = client.get("/api/v1/users/me", headers=user_headers).json()["id"]
+    size = 3 * 1024 * MIB
+    with SessionLocal() as session:
+        file = file_crud.create_file(
+            session,
+            File(
+                id=uuid.uuid4(),
+                owner_id=uuid.UUID(user_id),
+                name="huge.bin",
+                content_type="application/octet-stream",
+                size=size,
+                sha256="0" * 64,
+            ),
+        )
+        session.commit()
+    described = client.get(f"/api/v1/files/{file.id}", headers=user_headers)
+    assert described.json()["size"] == size
 
 
 # --- real uvicorn processes ------------------------------------------------------------

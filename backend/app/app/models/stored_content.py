@@ -1,4 +1,4 @@
-from sqlalchemy import String
+from sqlalchemy import BigInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -7,5 +7,6 @@ class StoredContent:
 
     name: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(255))
-    size: Mapped[int]
+    # Bytes: past 2 GiB for large uploads, so 64-bit.
+    size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
