@@ -1,7 +1,7 @@
 """file and artifact sizes past 2 GiB
 
 Revision ID: 74938af121b7
-Revises: 7dc43d0cee01
+Revises: a0fd64fe5dfe
 Create Date: 2026-12-02 19:33:34.988642
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "74938af121b7"
-down_revision: str | None = "7dc43d0cee01"
+down_revision: str | None = "a0fd64fe5dfe"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -9,7 +9,6 @@ read is an InvalidInput naming the input."""
 
 import base64
 import binascii
-import io
 import json
 import re
 import uuid
@@ -109,7 +108,7 @@ class _FileInput:
 
     def _upload(self, body: bytes, name: str | None, content_type: str | None) -> str:
         stored = file_service.upload(
-            self.session, self.owner, name=name, content_type=content_type, content=io.BytesIO(body)
+            self.session, self.owner, name=name, content_type=content_type, chunks=[body]
         )
         return str(stored.id)
 
