@@ -10,6 +10,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from app.core.config import settings
+from app.core.s3_storage import PART_BYTES
 from app.crud import file as file_crud
 from app.db.session import SessionLocal
 from app.models.file import File
@@ -217,11 +219,12 @@ def test_a_file_past_2_gib_is_recorded_with_its_size(
 # --- real uvicorn processes ------------------------------------------------------------
 
 
-def post_head_of_body(
+@contextmanager
+def upload_started(
     port: int, headers: dict[str, str], sent: bytes, declared: int
-) -> tuple[int, dict[str, Any]]:
-    """Send the request and only the first bytes of its body, then read the answer (the
-    rest of the body never comes, so only an endpoint that stops early can answer)."""
+) -> Iterator[http.client.HTTPConnection]:
+    """A connection that sent the request and only the first bytes of its body; closed
+    on leaving, as a client that goes away."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
         connection.putrequest("POST", "/api/v1/files")
@@ -234,10 +237,26 @@ def post_head_of_body(
         connection.endheaders()
         for piece in in_pieces(sent, MIB):
             connection.send(piece)
-        response = connection.getresponse()
-        return response.status, httpx.Response(response.status, content=response.read()).json()
+        yield connection
     finally:
         connection.close()
+
+
+def post_head_of_body(
+    port: int, headers: dict[str, str], sent: bytes, declared: int
+) -> tuple[int, dict[str, Any]]:
+    """The answer to a request of which only the first bytes of the body were sent (the
+    rest never comes, so only an endpoint that stops early can answer)."""
+    with upload_started(port, headers, sent, declared) as connection:
+        response = connection.getresponse()
+        return response.status, httpx.Response(response.status, content=response.read()).json()
+
+
+def head_of_large_upload(size: int) -> tuple[bytes, int]:
+    """A file part's headers and first `size` bytes, and the length of a body 1 MiB longer
+    (within the limits of the APIs here)."""
+    head = part("file", b"z" * size, "left.bin")[:-2]
+    return head, len(head) + MIB
 
 
 def upload_past_the_limit(port: int, headers: dict[str, str], limit: int) -> tuple[int, Any]:
@@ -325,6 +344,19 @@ def test_past_the_limit_the_api_answers_413_before_the_body_ends_and_keeps_nothi
     assert files_recorded() == 0
 
 
+def test_a_client_that_leaves_mid_upload_leaves_nothing(
+    local_api: tuple[str, int, int],
+) -> None:
+    _, port, _ = local_api
+    headers = auth(make_user("leaves@example.com"))
+    head, declared = head_of_large_upload(16 * MIB)
+    with upload_started(port, headers, head, declared):
+        # Streaming: the file is being written while the body still comes.
+        wait_until(stored_files, timeout=30)
+    wait_until(lambda: stored_files() == [], timeout=30)
+    assert files_recorded() == 0
+
+
 # --- real uvicorn process on S3 ----------------------------------------------------------
 
 S3_LIMIT = 24 * MIB
@@ -365,7 +397,7 @@ def test_an_upload_to_s3_goes_up_in_parts_with_its_size_and_sha256(
     assert s3_server.uploads_in_progress(prefix) == []
 
 
-def test_past_the_limit_on_s3_the_multipart_upload_is_aborted_and_nothing_kept(
+def test_past_the_limit_or_when_the_client_leaves_the_s3_upload_is_aborted(
     s3_api: tuple[str, int, str], s3_server: S3Server
 ) -> None:
     url, port, prefix = s3_api
@@ -378,6 +410,11 @@ def test_past_the_limit_on_s3_the_multipart_upload_is_aborted_and_nothing_kept(
     assert s3_server.keys(prefix) == before
     assert s3_server.uploads_in_progress(prefix) == []
     assert files_recorded() == 0
+    head, declared = head_of_large_upload(2 * PART_BYTES)
+    with upload_started(port, headers, head, declared):
+        wait_until(lambda: s3_server.uploads_in_progress(prefix), timeout=30)
+    wait_until(lambda: s3_server.uploads_in_progress(prefix) == [], timeout=30)
+    assert s3_server.keys(prefix) == before
     missing = httpx.post(f"{url}/files", headers=headers, data={"other": "x"})
     assert missing.status_code == 422
     assert missing.json()["detail"][0]["loc"] == ["body", "file"]
