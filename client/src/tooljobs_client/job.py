@@ -99,27 +99,30 @@ class Job:
         self.raw = self._client._send("GET", f"/jobs/{self.id}").json()
         return self
 
-    def watch(self, timeout: float | None = None) -> Iterator["Job"]:
+    def watch(self, timeout: float | None = None, *, events: bool = True) -> Iterator["Job"]:
         """Itself now and after each change, until the job ends (or `WaitTimeout` after
-        `timeout` seconds). Follows the server's event stream; when that is not possible
-        (a proxy that buffers, a stream cut), long polls of `GET /jobs/{id}?wait=`."""
+        `timeout` seconds). Follows the server's event stream, which tells each change;
+        when that fails (a proxy that buffers, a stream cut), or with `events=False`,
+        long polls of `GET /jobs/{id}?wait=`, which tell when the job ended."""
         deadline = None if timeout is None else time.monotonic() + timeout
         yield self
         if self.done:
             return
-        try:
-            for _ in self._events(deadline):
-                yield self
-                if self.done:
-                    return
-        except Unreachable:
-            pass  # the stream failed; long polls may still get through
+        if events:
+            try:
+                for _ in self._events(deadline):
+                    yield self
+                    if self.done:
+                        return
+            except Unreachable:
+                pass  # the stream failed; long polls may still get through
         yield from self._long_polls(deadline)
 
-    def wait(self, timeout: float | None = None) -> "Job":
+    def wait(self, timeout: float | None = None, *, events: bool = True) -> "Job":
         """Wait until the job ends; returns itself, in whichever state it ended. Raises
-        `WaitTimeout` when `timeout` seconds pass first (the job goes on)."""
-        for _ in self.watch(timeout):
+        `WaitTimeout` when `timeout` seconds pass first (the job goes on). `events`: as
+        for `watch`."""
+        for _ in self.watch(timeout, events=events):
             pass
         return self
 
