@@ -409,6 +409,7 @@ def download(
             artifacts = [artifact for artifact in artifacts if artifact.name == name]
             if not artifacts:
                 raise NotFound(404, f"job {job.id} has no artifact {name!r}", httpx.Headers())
+        output.mkdir(parents=True, exist_ok=True)
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
