@@ -6,6 +6,7 @@ the API's credentials away from the other host."""
 import gzip
 import hashlib
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -177,6 +178,18 @@ def test_login_and_its_rate_limit_carries_the_retry_time(api_url: str) -> None:
 def test_an_unreachable_server_is_unreachable() -> None:
     with Client(f"http://127.0.0.1:{free_port()}") as nowhere, pytest.raises(Unreachable):
         nowhere.tools()
+
+
+def test_the_client_and_its_command_import_nothing_of_the_server(tmp_path: Path) -> None:
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, tooljobs_client.cli; print(*sys.modules)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    server = {"app", "fastapi", "starlette", "pydantic", "sqlalchemy", "celery", "redis"}
+    assert not server & {name.partition(".")[0] for name in loaded}
 
 
 class Redirecting(BaseHTTPRequestHandler):
