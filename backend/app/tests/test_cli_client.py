@@ -16,6 +16,7 @@ import pytest
 
 from tests.support.ports import free_port
 from tests.support.users import make_api_key, make_user
+from tests.support.waiting import wait_until
 
 TOOLJOBS = Path(sys.executable).parent / "tooljobs"
 
@@ -122,7 +123,7 @@ def test_text_inputs_stay_text_and_others_are_read_as_json(shell: Shell) -> None
 
 def test_cancel_a_running_job_and_its_exit_codes(shell: Shell) -> None:
     job = shell.json("submit", "sleep", "seconds=60", "steps=600")
-    shell("job", job["id"], "--wait", "--timeout", "1")  # until it runs, or a second
+    wait_until(lambda: shell.json("job", job["id"])["state"] == "running", timeout=30)
     cancelled = shell.json("cancel", job["id"])
     assert cancelled["cancel_requested"] is True
 

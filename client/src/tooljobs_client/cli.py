@@ -7,13 +7,14 @@ says how it ended (`ExitCode`), so that a shell script can branch on it.
 """
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import IntEnum
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast, get_args
 
 import httpx
 import typer
@@ -125,6 +126,10 @@ class Root(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader went away (`| head`): nothing to say, and nowhere to say it.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(ExitCode.FAILED) from None
         except TooljobsError as error:
             if ctx.params.get("debug"):
                 raise
@@ -194,10 +199,15 @@ TimeoutOption = Annotated[
 ]
 
 
+def _connection(ctx: typer.Context) -> Connection:
+    connection = ctx.find_object(Connection)
+    assert connection is not None, "the root callback sets it"
+    return connection
+
+
 @contextmanager
 def _client(ctx: typer.Context) -> Iterator[Client]:
-    connection: Connection = ctx.ensure_object(Connection)
-    with connection.client() as client:
+    with _connection(ctx).client() as client:
         yield client
 
 
@@ -214,7 +224,7 @@ def login(
 ) -> None:
     """Sign in with your email and password, and keep the token for the next commands
     (in your config folder, readable by you alone)."""
-    connection: Connection = ctx.ensure_object(Connection)
+    connection = _connection(ctx)
     with Client.login(connection.url, username, password) as client:
         assert client.token is not None
         path = credentials.save(credentials.Credentials(url=connection.url, token=client.token))
@@ -492,10 +502,10 @@ def _json_or_text(raw: str) -> Any:
 
 
 def _state(value: str | None) -> JobState | None:
-    states = ("queued", "running", "succeeded", "failed", "cancelled")
+    states = get_args(JobState)
     if value is not None and value not in states:
         raise UsageError(f"--state: {value!r} is none of {', '.join(states)}")
-    return value  # type: ignore[return-value]
+    return cast(JobState | None, value)
 
 
 def _add_plugin_commands(root: TyperGroup) -> None:
