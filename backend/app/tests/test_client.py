@@ -180,16 +180,24 @@ def test_an_unreachable_server_is_unreachable() -> None:
         nowhere.tools()
 
 
-def test_the_client_and_its_command_import_nothing_of_the_server(tmp_path: Path) -> None:
+def imported_by(module: str, folder: Path) -> set[str]:
+    """The top-level packages that importing `module` loads, in a fresh interpreter."""
     loaded = subprocess.run(
-        [sys.executable, "-c", "import sys, tooljobs_client.cli; print(*sys.modules)"],
-        cwd=tmp_path,
+        [sys.executable, "-c", f"import sys, {module}; print(*sys.modules)"],
+        cwd=folder,
         capture_output=True,
         text=True,
         check=True,
     ).stdout.split()
+    return {name.partition(".")[0] for name in loaded}
+
+
+def test_the_client_and_its_command_import_nothing_of_the_server(tmp_path: Path) -> None:
     server = {"app", "fastapi", "starlette", "pydantic", "sqlalchemy", "celery", "redis"}
-    assert not server & {name.partition(".")[0] for name in loaded}
+    assert not server & imported_by("tooljobs_client.cli", tmp_path)
+    # The library works without the cli extra (httpx itself loads click and rich when
+    # they are installed, for its own command).
+    assert "typer" not in imported_by("tooljobs_client", tmp_path)
 
 
 class Redirecting(BaseHTTPRequestHandler):
