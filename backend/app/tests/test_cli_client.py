@@ -172,6 +172,7 @@ def test_errors_have_exit_codes_a_script_can_branch_on(shell: Shell, api_url: st
     assert shell("frobnicate").returncode == 2
 
     assert shell("tools", TOOLJOBS_TOKEN="not-a-token").returncode == 5
+    assert shell("tools", TOOLJOBS_API_KEY="tj_and_a_token").returncode == 2
     assert shell("tools", TOOLJOBS_URL=f"http://127.0.0.1:{free_port()}").returncode == 6
 
 

@@ -166,6 +166,8 @@ class Connection:
             self.token = self.stored.token
 
     def client(self) -> Client:
+        if self.token and self.api_key:
+            raise UsageError("give a token or an API key, not both")
         return Client(self.url, token=self.token, api_key=self.api_key)
 
 
