@@ -115,7 +115,7 @@ def _field_errors(error: ValidationError) -> str:
 SERVER_PANEL = "The server (operators and tool authors)"
 
 # Only its commands join `tooljobs`: the client's root has the options and the help.
-cli = typer.Typer(cls=PlainErrors, epilog=EXIT_CODES)
+cli = typer.Typer()
 # Not `tools`, which is the client's: the tools a server runs, read over its API. These
 # are the tools installed in this environment, loaded and run in this process.
 tools_cli = typer.Typer(
