@@ -15,8 +15,12 @@ $(POETRY):
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet "poetry==$(POETRY_VERSION)"
 
+# The `tooljobs` script is the client's (client/). A venv made while the server still
+# installed it loses it when Poetry replaces the server's old install after the client's:
+# put it back then.
 install: $(POETRY)
 	cd $(PROJECT) && $(POETRY) install --no-interaction --quiet
+	test -x $(BIN)/tooljobs || $(BIN)/pip install --quiet --no-deps --force-reinstall -e client
 
 ## API on http://127.0.0.1:8000 with a worker and beat; PostgreSQL + Redis, or embedded.
 run: install
@@ -26,9 +30,11 @@ run: install
 services:
 	bash scripts/ensure-services.sh
 
+## The server (backend/app) and the client (client/), each with its own settings.
 lint: install
 	cd $(PROJECT) && $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy \
 		&& $(BIN)/lint-imports
+	cd client && $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 ## Lint, types, layers, migrations in step with the models, then the whole suite.
 test: install services lint

@@ -17,6 +17,9 @@ WORKDIR /app
 
 # Dependencies first: this layer is rebuilt only when the lock file changes.
 COPY backend/app/pyproject.toml backend/app/poetry.lock /app/
+# The client (tooljobs-client), a path dependency at ../../client from /app: it owns the
+# `tooljobs` command that prestart.sh and `docker compose exec backend tooljobs ...` run.
+COPY client /client
 RUN poetry install --only main --no-root --no-interaction --no-cache
 
 # prestart.sh lives outside /app, which the development override mounts the code over.

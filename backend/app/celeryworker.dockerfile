@@ -26,6 +26,9 @@ RUN pip install "poetry==2.2.1" \
 WORKDIR /app
 
 COPY backend/app/pyproject.toml backend/app/poetry.lock /app/
+# The client (tooljobs-client), a path dependency at ../../client from /app: it owns the
+# `tooljobs` command that prestart.sh and `docker compose exec backend tooljobs ...` run.
+COPY client /client
 RUN poetry install --only main --no-root --no-interaction --no-cache
 
 COPY backend/app /app

@@ -1,6 +1,8 @@
-"""The `tooljobs` command: what prestart.sh and `make run` call, and tools on the command
-line. An error is a line or two saying what went wrong and what to do (the traceback
-with `--debug`); the exit code says which kind of error it was.
+"""The server's commands of `tooljobs`: what prestart.sh and `make run` call, and tools on
+the command line. The `tooljobs` script itself is the client's (client/, tooljobs-client),
+which adds these through the `tooljobs.commands` entry point (pyproject.toml); its root
+holds `--debug`. An error is a line or two saying what went wrong and what to do (the
+traceback with `--debug`); the exit code says which kind of error it was.
 
 Settings are read inside the commands, never on import, so that invalid settings are
 such an error too, and `--help` works whatever they are.
@@ -11,13 +13,14 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from app.tools.base import ToolError, ToolTimeout
 from app.tools.inputs import validate_inputs
@@ -47,25 +50,38 @@ class CommandFailed(Exception):
         self.code = code
 
 
-class PlainErrors(TyperGroup):
+# ctx is the Context of the click that typer vendors, which it does not export.
+def _invoke_plainly(invoke: Any, ctx: Any) -> Any:
     """Any error of a command ends it with a short message instead of a traceback."""
+    try:
+        return invoke(ctx)
+    except (typer.TyperException, typer.Exit, typer.Abort):
+        raise  # the command line's own: usage errors, --help, Ctrl-C
+    except BrokenPipeError:
+        # The reader went away (`| head`): nothing to say, and nowhere to say it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(ExitCode.FAILED) from None
+    except Exception as error:
+        if ctx.find_root().params.get("debug"):
+            raise
+        message, code = _explained(error)
+        typer.echo(f"error: {message}", err=True)
+        raise typer.Exit(code) from None
 
-    # ctx is the Context of the click that typer vendors, which it does not export.
+
+class PlainErrors(TyperGroup):
+    """A group whose commands' errors end them plainly (`_invoke_plainly`)."""
+
     def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (typer.TyperException, typer.Exit, typer.Abort):
-            raise  # the command line's own: usage errors, --help, Ctrl-C
-        except BrokenPipeError:
-            # The reader went away (`| head`): nothing to say, and nowhere to say it.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise typer.Exit(ExitCode.FAILED) from None
-        except Exception as error:
-            if ctx.params.get("debug"):
-                raise
-            message, code = _explained(error)
-            typer.echo(f"error: {message}", err=True)
-            raise typer.Exit(code) from None
+        return _invoke_plainly(super().invoke, ctx)
+
+
+class PlainErrorsCommand(TyperCommand):
+    """A command whose errors end it plainly: the client's root group, which runs it, knows
+    nothing of the server's errors."""
+
+    def invoke(self, ctx: Any) -> Any:
+        return _invoke_plainly(super().invoke, ctx)
 
 
 def _explained(error: Exception) -> tuple[str, ExitCode]:
@@ -95,28 +111,29 @@ def _field_errors(error: ValidationError) -> str:
     )
 
 
-cli = typer.Typer(
+# In `tooljobs --help`, beside the client's commands for people.
+SERVER_PANEL = "The server (operators and tool authors)"
+
+# Only its commands join `tooljobs`: the client's root has the options and the help.
+cli = typer.Typer()
+# Not `tools`, which is the client's: the tools a server runs, read over its API. These
+# are the tools installed in this environment, loaded and run in this process.
+tools_cli = typer.Typer(
     cls=PlainErrors,
-    help="tooljobs: run long tools as REST jobs.",
+    help="List, check and run the tools installed here, in this process, without the "
+    "queue or a server.",
     epilog=EXIT_CODES,
     no_args_is_help=True,
 )
-tools_cli = typer.Typer(
-    help="List, check and run tools in this process, without the queue.", epilog=EXIT_CODES
-)
-cli.add_typer(tools_cli, name="tools")
+cli.add_typer(tools_cli, name="local-tools", rich_help_panel=SERVER_PANEL)
 
 
-@cli.callback()
-def options(
-    debug: Annotated[
-        bool, typer.Option("--debug", help="On an error, show its traceback.")
-    ] = False,
-) -> None:
-    """tooljobs: run long tools as REST jobs."""
+def server_command() -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """`@server_command()` declares one of the server's top-level commands."""
+    return cli.command(cls=PlainErrorsCommand, rich_help_panel=SERVER_PANEL, epilog=EXIT_CODES)
 
 
-@cli.command()
+@server_command()
 def wait_for_services(
     timeout: Annotated[float, typer.Option(help="Seconds before giving up.")] = 60,
 ) -> None:
@@ -129,7 +146,7 @@ def wait_for_services(
         raise CommandFailed(str(error)) from error
 
 
-@cli.command()
+@server_command()
 def create_database() -> None:
     """Create the application's database when it is missing."""
     from app.core.config import settings
@@ -142,7 +159,7 @@ def create_database() -> None:
     typer.echo("database created" if created else "database exists")
 
 
-@cli.command()
+@server_command()
 def create_first_superuser() -> None:
     """Create FIRST_SUPERUSER when no user has that email."""
     from app.core.config import settings
@@ -154,7 +171,7 @@ def create_first_superuser() -> None:
     typer.echo(f"superuser {settings.FIRST_SUPERUSER} {'created' if created else 'exists'}")
 
 
-@cli.command()
+@server_command()
 def console() -> None:
     """A Python console with `session` open on the database and every model imported."""
     import code
@@ -182,7 +199,7 @@ def console() -> None:
         )
 
 
-@cli.command()
+@server_command()
 def run(
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -196,14 +213,14 @@ def run(
     raise typer.Exit(local_stack.run(host=host, port=port, embedded=embedded))
 
 
-@tools_cli.command("list")
+@tools_cli.command("list", epilog=EXIT_CODES)
 def list_tools() -> None:
     """The tools this installation runs (broken ones are left out: see `check`)."""
     for name, tool in tools_by_name().items():
         typer.echo(f"{name}\t{tool.version}\t{tool.title}")
 
 
-@tools_cli.command("check")
+@tools_cli.command("check", epilog=EXIT_CODES)
 def check_tools() -> None:
     """Load every tool as the API and the workers do, and print one line per tool: ok, or
     what is broken and where. Exits with 1 when any is broken, so that CI can run it."""
@@ -222,7 +239,7 @@ def check_tools() -> None:
         )
 
 
-@tools_cli.command("run")
+@tools_cli.command("run", epilog=EXIT_CODES)
 def run_tool(
     name: str,
     inputs: Annotated[
@@ -249,8 +266,8 @@ def run_tool(
         tool = get_tool(name)
     except UnknownToolError as error:
         raise CommandFailed(
-            f"unknown tool {name!r}; `tooljobs tools list` shows the tools, "
-            "`tooljobs tools check` the broken ones",
+            f"unknown tool {name!r}; `tooljobs local-tools list` shows the tools, "
+            "`tooljobs local-tools check` the broken ones",
             ExitCode.USAGE,
         ) from error
     with tempfile.TemporaryDirectory(prefix=f"tooljobs-{name}-") as folder:

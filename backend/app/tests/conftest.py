@@ -113,6 +113,24 @@ def worker(database: None) -> Iterator[subprocess.Popen[bytes]]:
     stop(process)
 
 
+@pytest.fixture(scope="module")
+def api_url(database: None) -> Iterator[str]:
+    """A real API process (uvicorn) for the tests of one module, as clients reach it over
+    HTTP; its base URL, once it answers."""
+    from tests.support.ports import free_port
+    from tests.support.processes import answers, start_api, stop
+    from tests.support.waiting import wait_until
+
+    port = free_port()
+    process = start_api(port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: answers(f"{url}/api/v1/health"), timeout=60, interval=0.2)
+        yield url
+    finally:
+        stop(process)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """What the fault cases saw (tests/support/fault_cases.py), when any ran."""
     observed = sys.modules.get("tests.support.fault_cases")

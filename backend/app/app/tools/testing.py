@@ -1,5 +1,5 @@
 """Run a tool in-process with a real JobContext: for tool authors' unit tests and for
-`tooljobs tools run`. No queue, database or Redis is involved."""
+`tooljobs local-tools run`. No queue, database or Redis is involved."""
 
 import hashlib
 import shutil

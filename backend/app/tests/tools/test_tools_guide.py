@@ -116,7 +116,7 @@ def test_the_guides_tool_package_installs_and_runs(tmp_path: Path) -> None:
     subprocess.run(pip, check=True, capture_output=True)
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(PROJECT_DIR)])}
     ran = subprocess.run(
-        [BIN / "tooljobs", "tools", "run", "word-count", "--input", "text=one two"],
+        [BIN / "tooljobs", "local-tools", "run", "word-count", "--input", "text=one two"],
         env=environment,
         capture_output=True,
         text=True,

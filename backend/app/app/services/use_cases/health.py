@@ -51,7 +51,7 @@ def readiness(session: Session) -> Readiness:
     broken = catalog().broken
     report["tools"] = (
         f"{len(broken)} broken and left out: {', '.join(b.name or b.label for b in broken)} "
-        "(`tooljobs tools check` says why)"
+        "(`tooljobs local-tools check` says why)"
         if broken
         else "ok"
     )
