@@ -83,6 +83,7 @@ class BodyLimits:
         *,
         api_prefix: str,
         upload_path: str,
+        resumable_upload_path: str,
         max_upload_bytes: int,
         max_request_bytes: int,
         max_json_depth: int,
@@ -95,6 +96,7 @@ class BodyLimits:
         self.invalid, self.too_large = invalid, too_large
         self.api_prefix = api_prefix
         self.upload_path = upload_path
+        self.resumable_upload_path = resumable_upload_path
         self.max_upload_bytes = max_upload_bytes
         self.max_request_bytes = max_request_bytes
         self.max_json_depth = max_json_depth
@@ -107,6 +109,10 @@ class BodyLimits:
             await self.invalid("query", "a NUL character (%00) is not accepted", "nul_character")(
                 scope, receive, send
             )
+            return
+        if scope["path"].startswith(self.resumable_upload_path):
+            # A tus PATCH streams to storage, which stops at its upload's Upload-Length.
+            await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
         declared = headers.get("content-length", "")

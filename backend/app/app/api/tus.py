@@ -1,0 +1,141 @@
+"""The tus 1.0.0 resumable upload protocol's HTTP side (https://tus.io/protocols/resumable-upload):
+its version check and header on every answer, and its request headers parsed into
+values (400 naming the header when one does not parse)."""
+
+import base64
+import binascii
+import re
+
+from fastapi import HTTPException, status
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.models.upload import MAX_METADATA_LENGTH
+from app.schemas.upload import UploadRead
+
+TUS_VERSION = "1.0.0"
+TUS_EXTENSIONS = "creation,termination"
+OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
+# The id of the File a complete upload became: our addition to the protocol's headers.
+FILE_ID_HEADER = "Upload-File-Id"
+# Every header a browser's tus client reads, for CORS.
+EXPOSED_HEADERS = (
+    "Tus-Resumable",
+    "Tus-Version",
+    "Tus-Extension",
+    "Tus-Max-Size",
+    "Upload-Offset",
+    "Upload-Length",
+    "Upload-Metadata",
+    FILE_ID_HEADER,
+)
+
+# Far past any size limit, far short of what int() refuses to read.
+_SIZE = re.compile(r"[0-9]{1,30}")
+# Requests that are not tus requests: discovery, and the JSON description of an upload.
+_UNVERSIONED_METHODS = {"OPTIONS", "GET"}
+
+
+class TusVersion:
+    """Refuses a tus request of another protocol version (412, before anything else
+    reads it, as the protocol says) and marks every answer with the version spoken."""
+
+    def __init__(self, app: ASGIApp, *, path: str) -> None:
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not (
+            scope["path"] == self.path or scope["path"].startswith(f"{self.path}/")
+        ):
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] not in _UNVERSIONED_METHODS:
+            sent = Headers(scope=scope).get("tus-resumable")
+            if sent != TUS_VERSION:
+                refusal = JSONResponse(
+                    status_code=status.HTTP_412_PRECONDITION_FAILED,
+                    content={"detail": f"Tus-Resumable: this server speaks tus {TUS_VERSION}"},
+                    headers={"Tus-Version": TUS_VERSION},
+                )
+                await refusal(scope, receive, _versioned(send))
+                return
+        await self.app(scope, receive, _versioned(send))
+
+
+def _versioned(send: Send) -> Send:
+    async def send_versioned(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            MutableHeaders(scope=message)["Tus-Resumable"] = TUS_VERSION
+        await send(message)
+
+    return send_versioned
+
+
+def bad_header(name: str, problem: str) -> HTTPException:
+    return HTTPException(status_code=status.HTTP_400_BAD_REQUEST, detail=f"{name}: {problem}")
+
+
+def parse_size(name: str, value: str | None) -> int:
+    """A non-negative integer header (Upload-Length, Upload-Offset); 400 otherwise."""
+    if value is None:
+        raise bad_header(name, "required")
+    if not _SIZE.fullmatch(value):
+        raise bad_header(name, "must be a non-negative integer")
+    return int(value)
+
+
+def parse_metadata(value: str | None) -> dict[str, bytes]:
+    """Upload-Metadata: comma-separated `key base64value` pairs (the value may be left
+    out); keys unique, without spaces or commas."""
+    if value is None or not value.strip():
+        return {}
+    if len(value) > MAX_METADATA_LENGTH:
+        raise bad_header("Upload-Metadata", f"longer than {MAX_METADATA_LENGTH} characters")
+    pairs: dict[str, bytes] = {}
+    for pair in value.split(","):
+        key, _, encoded = pair.strip().partition(" ")
+        if not key or " " in encoded or key in pairs:
+            raise bad_header("Upload-Metadata", "must be unique `key base64value` pairs")
+        try:
+            pairs[key] = base64.b64decode(encoded, validate=True)
+        except binascii.Error:
+            raise bad_header("Upload-Metadata", f"the value of {key!r} is not base64") from None
+    return pairs
+
+
+def metadata_text(pairs: dict[str, bytes], key: str) -> str | None:
+    """A metadata value that is text (filename, filetype); 400 when it is not UTF-8."""
+    if key not in pairs:
+        return None
+    try:
+        return pairs[key].decode()
+    except UnicodeDecodeError:
+        raise bad_header("Upload-Metadata", f"the value of {key!r} is not UTF-8 text") from None
+
+
+def is_offset_stream(content_type: str | None) -> bool:
+    return (content_type or "").partition(";")[0].strip().lower() == OFFSET_CONTENT_TYPE
+
+
+def capability_headers(max_size: int) -> dict[str, str]:
+    return {
+        "Tus-Version": TUS_VERSION,
+        "Tus-Extension": TUS_EXTENSIONS,
+        "Tus-Max-Size": str(max_size),
+    }
+
+
+def upload_headers(upload: UploadRead) -> dict[str, str]:
+    """Where an upload stands, as HEAD and PATCH answer it; never cached, as it moves."""
+    headers = {
+        "Upload-Offset": str(upload.offset),
+        "Upload-Length": str(upload.length),
+        "Cache-Control": "no-store",
+    }
+    if upload.metadata_header:
+        headers["Upload-Metadata"] = upload.metadata_header
+    if upload.file_id is not None:
+        headers[FILE_ID_HEADER] = str(upload.file_id)
+    return headers
