@@ -1,10 +1,13 @@
 """Resumable uploads: the tus 1.0.0 protocol (core, creation, termination) for files too
-large to send in one request. A complete upload becomes a File, as POST /files makes."""
+large to send in one request. A complete upload becomes a File, as POST /files makes.
+
+The protocol's request headers are read here, from the request, and declared in the
+OpenAPI document by hand: a bad one is tus's 400, where FastAPI would answer 422."""
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from app.api import tus
@@ -13,6 +16,7 @@ from app.api.received_body import received_chunks
 from app.api.responses import Responses, error, not_found
 from app.api.routing import ApiRoute
 from app.core.config import settings
+from app.models.upload import MAX_METADATA_LENGTH
 from app.schemas.upload import UploadRead
 from app.services.use_cases import uploads as upload_service
 
@@ -24,6 +28,10 @@ def _headers(**described: str) -> dict[str, Any]:
         name: {"description": text, "schema": {"type": "string"}}
         for name, text in described.items()
     }
+
+
+def _tus_request(*parameters: dict[str, Any]) -> dict[str, Any]:
+    return {"parameters": [tus.VERSION_PARAMETER, *parameters]}
 
 
 TUS_RESUMABLE = {"Tus-Resumable": f"{tus.TUS_VERSION}, on every answer."}
@@ -43,7 +51,8 @@ VERSION_REFUSED: Responses = {
         "headers": _headers(**{"Tus-Version": "The protocol version this server speaks."}),
     }
 }
-TUS_REQUEST = "Send `Tus-Resumable: 1.0.0` (412 otherwise), as any tus client does."
+TUS_REQUEST = f"A tus request: `Tus-Resumable: {tus.TUS_VERSION}` or 412."
+SIZE = {"type": "integer", "minimum": 0}
 
 
 @router.options(
@@ -77,10 +86,29 @@ def upload_capabilities() -> Response:
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Create a resumable upload",
-    description=f"tus creation. `Upload-Length` (required) is the file's size; "
-    "`Upload-Metadata` may carry `filename` and `filetype` (base64, as tus spells it), "
+    description="tus creation. `Upload-Length` (required) is the file's size; "
+    "`Upload-Metadata` may carry `filename` and `filetype` (base64, as tus spells them), "
     "which become the file's name and content type. The upload is yours; send its bytes "
     f"with PATCH to `Location`. An empty upload (length 0) is a file at once. {TUS_REQUEST}",
+    openapi_extra=_tus_request(
+        {
+            **tus.header_parameter(
+                "Upload-Length",
+                "The file's size in bytes, up to MAX_UPLOAD_BYTES (413 past it).",
+                {**SIZE, "maximum": settings.MAX_UPLOAD_BYTES},
+            ),
+            "required": True,
+        },
+        tus.header_parameter(
+            "Upload-Metadata",
+            "`filename <base64>,filetype <base64>`, and any keys of the client's.",
+            {
+                "type": "string",
+                "pattern": tus.METADATA_PATTERN,
+                "maxLength": MAX_METADATA_LENGTH,
+            },
+        ),
+    ),
     responses={
         201: {
             "description": "Created: PATCH its bytes to `Location`.",
@@ -91,31 +119,22 @@ def upload_capabilities() -> Response:
             ),
         },
         400: error(
-            "Upload-Length is missing or not a non-negative integer, or "
-            "Upload-Metadata does not parse."
+            "Upload-Length is missing or not a non-negative integer, or Upload-Metadata "
+            "does not parse."
         ),
         413: error("Upload-Length is larger than MAX_UPLOAD_BYTES."),
         **VERSION_REFUSED,
     },
 )
-def create_upload(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    upload_length: Annotated[
-        str | None, Header(alias="Upload-Length", description="The file's size in bytes.")
-    ] = None,
-    upload_metadata: Annotated[
-        str | None,
-        Header(alias="Upload-Metadata", description="`filename <base64>,filetype <base64>`."),
-    ] = None,
-) -> Response:
-    length = tus.parse_size("Upload-Length", upload_length)
-    metadata = tus.parse_metadata(upload_metadata)
+def create_upload(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
+    length = tus.parse_size("Upload-Length", request.headers.get("upload-length"))
+    metadata_header = request.headers.get("upload-metadata") or None
+    metadata = tus.parse_metadata(metadata_header)
     upload = upload_service.create_upload(
         session,
         principal,
         length=length,
-        metadata_header=upload_metadata or None,
+        metadata_header=metadata_header,
         name=tus.metadata_text(metadata, "filename"),
         content_type=tus.metadata_text(metadata, "filetype"),
     )
@@ -130,6 +149,7 @@ def create_upload(
     summary="Where a resumable upload stands",
     description="tus: the offset to resume from (`Upload-Offset`), and once the upload is "
     f"complete the file it became (`{tus.FILE_ID_HEADER}`). {TUS_REQUEST}",
+    openapi_extra=_tus_request(),
     responses={
         200: {"description": "The upload's state, in headers.", "headers": PROGRESS_HEADERS},
         **NOT_FOUND,
@@ -146,7 +166,8 @@ def upload_progress(
 @router.get(
     "/{upload_id}",
     summary="Describe a resumable upload",
-    description="The upload's state as JSON, `file_id` once complete. No tus header needed.",
+    description="The upload's state as JSON, with `file_id` once complete. Not a tus "
+    "request: no Tus-Resumable needed.",
     responses=NOT_FOUND,
 )
 def read_upload(
@@ -166,12 +187,20 @@ def read_upload(
     f"`{tus.FILE_ID_HEADER}`; an empty PATCH at the end makes the file again if making "
     f"it failed. {TUS_REQUEST}",
     openapi_extra={
+        **_tus_request(
+            {
+                **tus.header_parameter(
+                    "Upload-Offset", "Where this body starts: the upload's offset.", SIZE
+                ),
+                "required": True,
+            }
+        ),
         "requestBody": {
             "required": True,
             "content": {
                 tus.OFFSET_CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}}
             },
-        }
+        },
     },
     responses={
         204: {"description": "Stored; the new offset.", "headers": PROGRESS_HEADERS},
@@ -184,23 +213,16 @@ def read_upload(
     },
 )
 async def append_to_upload(
-    request: Request,
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    upload_id: uuid.UUID,
-    upload_offset: Annotated[
-        str | None, Header(alias="Upload-Offset", description="Where this body starts.")
-    ] = None,
-    content_type: Annotated[str | None, Header(alias="Content-Type")] = None,
-    content_length: Annotated[str | None, Header(alias="Content-Length")] = None,
+    request: Request, session: SessionDep, principal: CurrentPrincipal, upload_id: uuid.UUID
 ) -> Response:
-    if not tus.is_offset_stream(content_type):
+    if not tus.is_offset_stream(request.headers.get("content-type")):
         raise HTTPException(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             detail=f"Content-Type: send the body as {tus.OFFSET_CONTENT_TYPE}",
         )
-    offset = tus.parse_size("Upload-Offset", upload_offset)
-    # The use-case runs in a thread, reading the body from it as the body arrives.
+    offset = tus.parse_size("Upload-Offset", request.headers.get("upload-offset"))
+    content_length = request.headers.get("content-length")
+    # The use-case runs in a thread and reads the body from there as it arrives.
     upload = await run_in_threadpool(
         upload_service.append,
         session,
@@ -222,6 +244,7 @@ async def append_to_upload(
     summary="Cancel a resumable upload",
     description="tus termination: the upload and the bytes it received are removed "
     f"(the file a complete upload became stays: DELETE /files/{{id}}). {TUS_REQUEST}",
+    openapi_extra=_tus_request(),
     responses={
         204: {"description": "Removed.", "headers": _headers(**TUS_RESUMABLE)},
         **NOT_FOUND,
