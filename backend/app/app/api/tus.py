@@ -39,8 +39,10 @@ _SIZE = re.compile(r"[0-9]{1,30}")
 _KEY = r"[!-+\--~]+"
 _BASE64 = r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"
 METADATA_PATTERN = rf"^{_KEY}(?: {_BASE64})?(?:,{_KEY}(?: {_BASE64})?)*$"
-# Requests that are not tus requests: discovery, and the JSON description of an upload.
-_UNVERSIONED_METHODS = {"OPTIONS", "GET"}
+# The protocol's requests but discovery (OPTIONS), on the upload collection and on one
+# upload; GET of an upload is ours, plain JSON. Other methods are the router's 405.
+_COLLECTION_METHODS = {"POST"}
+_UPLOAD_METHODS = {"HEAD", "PATCH", "DELETE"}
 
 
 class TusVersion:
@@ -52,12 +54,17 @@ class TusVersion:
         self.path = path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not (
-            scope["path"] == self.path or scope["path"].startswith(f"{self.path}/")
-        ):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["method"] not in _UNVERSIONED_METHODS:
+        if scope["path"] == self.path:
+            tus_methods = _COLLECTION_METHODS
+        elif scope["path"].startswith(f"{self.path}/"):
+            tus_methods = _UPLOAD_METHODS
+        else:
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] in tus_methods:
             sent = Headers(scope=scope).get("tus-resumable")
             if sent != TUS_VERSION:
                 refusal = JSONResponse(

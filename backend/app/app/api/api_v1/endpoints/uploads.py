@@ -20,6 +20,8 @@ from app.models.upload import MAX_METADATA_LENGTH
 from app.schemas.upload import UploadRead
 from app.services.use_cases import uploads as upload_service
 
+# Each route answers in headers, as tus does (`response_class=Response`: no JSON body
+# declared), but GET, which describes an upload in JSON.
 router = APIRouter(prefix="/uploads", tags=["uploads"], route_class=ApiRoute)
 
 
@@ -57,6 +59,7 @@ SIZE = {"type": "integer", "minimum": 0}
 
 @router.options(
     "",
+    response_class=Response,
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Resumable upload capabilities",
     description="What the tus server supports: protocol version, extensions, and the "
@@ -84,6 +87,7 @@ def upload_capabilities() -> Response:
 
 @router.post(
     "",
+    response_class=Response,
     status_code=status.HTTP_201_CREATED,
     summary="Create a resumable upload",
     description="tus creation. `Upload-Length` (required) is the file's size; "
@@ -146,6 +150,7 @@ def create_upload(request: Request, session: SessionDep, principal: CurrentPrinc
 
 @router.head(
     "/{upload_id}",
+    response_class=Response,
     summary="Where a resumable upload stands",
     description="tus: the offset to resume from (`Upload-Offset`), and once the upload is "
     f"complete the file it became (`{tus.FILE_ID_HEADER}`). {TUS_REQUEST}",
@@ -178,6 +183,7 @@ def read_upload(
 
 @router.patch(
     "/{upload_id}",
+    response_class=Response,
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Send bytes of a resumable upload",
     description="tus: the body (`application/offset+octet-stream`) continues the upload "
@@ -240,6 +246,7 @@ async def append_to_upload(
 
 @router.delete(
     "/{upload_id}",
+    response_class=Response,
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Cancel a resumable upload",
     description="tus termination: the upload and the bytes it received are removed "
