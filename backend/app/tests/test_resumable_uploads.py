@@ -8,8 +8,10 @@ import io
 import os
 import socket
 import subprocess
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -290,6 +292,31 @@ def test_a_patch_at_another_offset_is_409_and_changes_nothing(
         assert "Upload-Offset" in refused.json()["detail"]
         assert refused.headers["tus-resumable"] == "1.0.0"
     assert offset_of(url, headers) == 100
+
+
+def test_of_two_patches_racing_at_one_offset_one_counts_and_the_other_is_409(
+    api: str, headers: dict[str, str]
+) -> None:
+    url = new_upload(api, headers)
+    both_sending = threading.Barrier(2, timeout=30)
+
+    def body(size: int) -> Iterator[bytes]:
+        yield CONTENT[:100]
+        # Each body is half sent when the other is: both PATCHes are in the server at once.
+        both_sending.wait()
+        yield CONTENT[100:size]
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda size: patch(url, headers, 0, body(size)), (1000, 2000)))
+    assert sorted(answer.status_code for answer in answers) == [204, 409]
+    kept = offset_of(url, headers)
+    assert kept in {1000, 2000}
+    # Only the counted PATCH's part is left, and the file is the right bytes.
+    upload_id = url.rsplit("/", 1)[1]
+    assert len(list((STORAGE_DIR / "uploads" / upload_id).iterdir())) == 1
+    finished = patch(url, headers, kept, CONTENT[kept:])
+    file = httpx.get(f"{api}/files/{finished.headers['upload-file-id']}", headers=headers).json()
+    assert file["sha256"] == hashlib.sha256(CONTENT).hexdigest()
 
 
 def test_a_patch_of_another_content_type_is_415(api: str, headers: dict[str, str]) -> None:
