@@ -211,6 +211,25 @@ def test_a_connection_dropped_mid_body_keeps_what_arrived(
     assert file["sha256"] == hashlib.sha256(CONTENT).hexdigest()
 
 
+def test_a_patch_larger_than_max_request_bytes_streams_through(
+    api: str, headers: dict[str, str]
+) -> None:
+    # Chunked, without Content-Length: the body limits of JSON routes do not apply, and
+    # only the upload's own length bounds it.
+    size = 3 * settings.MAX_REQUEST_BYTES
+    url = new_upload(api, headers, size)
+
+    def body() -> Iterator[bytes]:
+        for start in range(0, size, 64 * KIB):
+            yield bytes([start % 251]) * min(64 * KIB, size - start)
+
+    finished = patch(url, headers, 0, body())
+    assert finished.status_code == 204, finished.text
+    file = httpx.get(f"{api}/files/{finished.headers['upload-file-id']}", headers=headers).json()
+    assert file["size"] == size
+    assert file["sha256"] == hashlib.sha256(b"".join(body())).hexdigest()
+
+
 def test_an_empty_upload_is_a_file_at_once(api: str, headers: dict[str, str]) -> None:
     created = create(api, headers, 0, **{"Upload-Metadata": metadata("empty.txt", "text/plain")})
     assert created.status_code == 201, created.text
