@@ -12,6 +12,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from app.db.base_class import utcnow
 from app.db.session import SessionLocal
 from app.models.upload import Upload
 from app.services.housekeeping import retention
+from tests.support.fault_stack import ProxyProcess
 from tests.support.ports import free_port
 from tests.support.processes import answers, start_api, stop
 from tests.support.s3 import S3Server
@@ -433,26 +435,41 @@ def test_retention_deletes_uploads_left_alone_and_their_parts(
     assert head(recent, headers).status_code == 200
 
 
+@dataclass
+class S3Replicas:
+    """Two API processes sharing one S3 store and nothing else; the second reaches the
+    store through a proxy that a test can cut."""
+
+    first: str
+    second: str
+    proxy: ProxyProcess
+    prefix: str
+
+
 @pytest.fixture(scope="module")
-def s3_replicas(database: None, s3_server: S3Server) -> Iterator[tuple[str, str, str]]:
-    """Two API processes sharing one S3 store and nothing else: (url, url, prefix)."""
+def s3_replicas(database: None, s3_server: S3Server) -> Iterator[S3Replicas]:
     prefix = f"tus-{uuid.uuid4().hex}"
-    env = s3_server.environment(prefix)
-    first, first_url = started_api(env)
+    proxy_port = free_port()
+    proxy = ProxyProcess(proxy_port, s3_server.port)
+    processes = []
     try:
-        second, second_url = started_api(env)
-    except BaseException:
-        stop(first)
-        raise
-    yield first_url, second_url, prefix
-    stop(second)
-    stop(first)
+        first, first_url = started_api(s3_server.environment(prefix))
+        processes.append(first)
+        second, second_url = started_api(
+            s3_server.environment(prefix, f"http://127.0.0.1:{proxy_port}")
+        )
+        processes.append(second)
+        yield S3Replicas(first_url, second_url, proxy, prefix)
+    finally:
+        for process in processes:
+            stop(process)
+        proxy.close()
 
 
 def test_on_s3_an_upload_started_on_one_replica_finishes_on_another(
-    s3_replicas: tuple[str, str, str], s3_server: S3Server, headers: dict[str, str]
+    s3_replicas: S3Replicas, s3_server: S3Server, headers: dict[str, str]
 ) -> None:
-    first, second, prefix = s3_replicas
+    first, second, prefix = s3_replicas.first, s3_replicas.second, s3_replicas.prefix
     chunk = 100 * KIB
     uploader = tus_client(first, headers).uploader(
         file_stream=io.BytesIO(CONTENT), chunk_size=chunk, metadata={"filename": "big.bin"}
@@ -476,3 +493,26 @@ def test_on_s3_an_upload_started_on_one_replica_finishes_on_another(
     assert file["sha256"] == hashlib.sha256(CONTENT).hexdigest()
     downloaded = httpx.get(f"{second}/files/{file_id}/content", headers=headers)
     assert downloaded.content == CONTENT
+
+
+def test_on_s3_a_patch_while_the_store_is_down_is_503_and_the_upload_resumes(
+    s3_replicas: S3Replicas, s3_server: S3Server, headers: dict[str, str]
+) -> None:
+    url = new_upload(s3_replicas.second, headers, 2000)
+    assert patch(url, headers, 0, CONTENT[:1000]).status_code == 204
+    s3_replicas.proxy.cut()
+    try:
+        refused = patch(url, headers, 1000, CONTENT[1000:2000])
+    finally:
+        s3_replicas.proxy.restore()
+    assert refused.status_code == 503, refused.text
+    assert "try again" in refused.json()["detail"]
+    assert offset_of(url, headers) == 1000
+    upload_id = url.rsplit("/", 1)[1]
+    assert len(s3_server.keys(f"{s3_replicas.prefix}/uploads/{upload_id}/")) == 1
+
+    finished = patch(url, headers, 1000, CONTENT[1000:2000])
+    assert finished.status_code == 204, finished.text
+    file_id = finished.headers["upload-file-id"]
+    downloaded = httpx.get(f"{s3_replicas.first}/files/{file_id}/content", headers=headers)
+    assert downloaded.content == CONTENT[:2000]
