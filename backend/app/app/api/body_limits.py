@@ -83,15 +83,16 @@ class BodyLimits:
         *,
         api_prefix: str,
         upload_path: str,
-        resumable_upload_path: str,
         max_upload_bytes: int,
         max_request_bytes: int,
         max_json_depth: int,
         invalid: Callable[[str, str, str], Response] = _invalid,
         too_large: Callable[[str], Response] = _too_large,
+        resumable_upload_path: str | None = None,
     ) -> None:
         """`invalid(loc, msg, type)` and `too_large(detail)` word the refusals (the REST
-        API's 422 and 413 unless an application words its errors otherwise)."""
+        API's 422 and 413 unless an application words its errors otherwise). Bodies sent
+        to a resumable upload under `resumable_upload_path` pass unread."""
         self.app = app
         self.invalid, self.too_large = invalid, too_large
         self.api_prefix = api_prefix
@@ -110,7 +111,9 @@ class BodyLimits:
                 scope, receive, send
             )
             return
-        if scope["path"].startswith(self.resumable_upload_path):
+        if self.resumable_upload_path is not None and scope["path"].startswith(
+            f"{self.resumable_upload_path}/"
+        ):
             # A tus PATCH streams to storage, which stops at its upload's Upload-Length.
             await self.app(scope, receive, send)
             return

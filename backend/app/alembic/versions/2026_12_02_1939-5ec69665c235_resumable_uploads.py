@@ -1,8 +1,8 @@
 """resumable uploads
 
-Revision ID: 17a9ae237be5
-Revises: 7dc43d0cee01
-Create Date: 2026-12-02 19:12:23.193465
+Revision ID: 5ec69665c235
+Revises: a0fd64fe5dfe
+Create Date: 2026-12-02 19:39:43.739329
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from alembic import op
 
 import app.db.base_class
 
-revision: str = "17a9ae237be5"
-down_revision: str | None = "7dc43d0cee01"
+revision: str = "5ec69665c235"
+down_revision: str | None = "a0fd64fe5dfe"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
