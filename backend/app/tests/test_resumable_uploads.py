@@ -491,7 +491,10 @@ def test_on_s3_an_upload_started_on_one_replica_finishes_on_another(
     file = httpx.get(f"{first}/files/{file_id}", headers=headers).json()
     assert (file["name"], file["size"]) == ("big.bin", len(CONTENT))
     assert file["sha256"] == hashlib.sha256(CONTENT).hexdigest()
-    downloaded = httpx.get(f"{second}/files/{file_id}/content", headers=headers)
+    # On S3 the download is a redirect to the store.
+    downloaded = httpx.get(
+        f"{second}/files/{file_id}/content", headers=headers, follow_redirects=True
+    )
     assert downloaded.content == CONTENT
 
 
@@ -514,5 +517,7 @@ def test_on_s3_a_patch_while_the_store_is_down_is_503_and_the_upload_resumes(
     finished = patch(url, headers, 1000, CONTENT[1000:2000])
     assert finished.status_code == 204, finished.text
     file_id = finished.headers["upload-file-id"]
-    downloaded = httpx.get(f"{s3_replicas.first}/files/{file_id}/content", headers=headers)
+    downloaded = httpx.get(
+        f"{s3_replicas.first}/files/{file_id}/content", headers=headers, follow_redirects=True
+    )
     assert downloaded.content == CONTENT[:2000]
