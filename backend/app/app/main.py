@@ -15,6 +15,8 @@ from app.api.errors import add_error_handlers
 from app.api.ogc.application import ogc_application
 from app.api.request_context import RequestContext
 from app.api.security_headers import SecurityHeaders
+from app.api.tus import EXPOSED_HEADERS as TUS_HEADERS
+from app.api.tus import TusVersion
 from app.api.unmatched import unmatched_api_route
 from app.core import telemetry
 from app.core.config import settings
@@ -62,10 +64,13 @@ app.add_middleware(
     BodyLimits,
     api_prefix=settings.API_V1_STR,
     upload_path=f"{settings.API_V1_STR}/files",
+    resumable_upload_path=f"{settings.API_V1_STR}/uploads",
     max_upload_bytes=settings.MAX_UPLOAD_BYTES,
     max_request_bytes=settings.MAX_REQUEST_BYTES,
     max_json_depth=settings.MAX_JSON_DEPTH,
 )
+# Outside the body limits, so that even their refusals carry the tus version.
+app.add_middleware(TusVersion, path=f"{settings.API_V1_STR}/uploads")
 if settings.cors_origins:
     app.add_middleware(
         CORSMiddleware,
@@ -74,7 +79,10 @@ if settings.cors_origins:
         allow_headers=["*"],
         # Tokens and API keys travel in headers, never in cookies.
         allow_credentials=False,
-        expose_headers=["Location", "ETag", "Retry-After", "X-Next-Offset", "X-Request-ID"],
+        expose_headers=[
+            *["Location", "ETag", "Retry-After", "X-Next-Offset", "X-Request-ID"],
+            *TUS_HEADERS,
+        ],
     )
 # Outside CORS and the body limits: preflights and early refusals carry the headers too.
 app.add_middleware(

@@ -108,6 +108,13 @@ class World:
             json={"name": "n", "tool": "echo", "inputs": {"message": "x"}, "interval_seconds": 60},
         )
 
+    def upload(self) -> str:
+        response = self.client.post(
+            f"{API}/uploads", headers={**self.headers[OWNER], **TUS, "Upload-Length": "2"}
+        )
+        assert response.status_code == 201, response.text
+        return response.headers["location"].rsplit("/", 1)[1]
+
     def api_key_id(self) -> str:
         return self._made_by_owner("/users/me/api-keys", json={"name": "spare"})
 
@@ -122,6 +129,10 @@ class World:
         return made_id
 
 
+# What every tus request carries besides credentials.
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
 @dataclass(frozen=True)
 class Row:
     expect: Expectation
@@ -132,6 +143,10 @@ class Row:
 
 def a_job(world: World) -> dict[str, Any]:
     return {"job_id": world.ended_job()}
+
+
+def an_upload(world: World) -> dict[str, Any]:
+    return {"upload_id": world.upload()}
 
 
 EXPECTED: dict[str, Row] = {
@@ -183,6 +198,27 @@ EXPECTED: dict[str, Row] = {
     ),
     f"DELETE {API}/files/{{file_id}}": Row(
         owned(204), path=lambda world: {"file_id": world.file()}
+    ),
+    # Discovery needs no credentials; the rest are tus requests on the owner's upload.
+    f"OPTIONS {API}/uploads": Row(public(204)),
+    f"POST {API}/uploads": Row(
+        signed_in(201), request=lambda world: {"headers": {**TUS, "Upload-Length": "2"}}
+    ),
+    f"GET {API}/uploads/{{upload_id}}": Row(owned(200), path=an_upload),
+    f"PATCH {API}/uploads/{{upload_id}}": Row(
+        owned(204),
+        path=an_upload,
+        request=lambda world: {
+            "headers": {
+                **TUS,
+                "Upload-Offset": "0",
+                "Content-Type": "application/offset+octet-stream",
+            },
+            "content": b"ab",
+        },
+    ),
+    f"DELETE {API}/uploads/{{upload_id}}": Row(
+        owned(204), path=an_upload, request=lambda world: {"headers": TUS}
     ),
     f"POST {API}/schedules": Row(
         signed_in(201),
@@ -298,8 +334,10 @@ def test_every_route_answers_each_principal_as_expected(client: TestClient) -> N
         for principal in PRINCIPALS:
             params = row.path(world)
             url = path.format(**params)
-            headers = world.headers[principal]
-            response = client.request(method, url, headers=headers, **row.request(world))
+            # The principal's credentials, and what the route needs besides (tus headers).
+            request = row.request(world)
+            headers = {**world.headers[principal], **request.pop("headers", {})}
+            response = client.request(method, url, headers=headers, **request)
             if response.status_code != row.expect[principal]:
                 wrong.append(
                     f"{method} {url} as {principal}: {response.status_code}, "
@@ -308,9 +346,7 @@ def test_every_route_answers_each_principal_as_expected(client: TestClient) -> N
             elif response.status_code == 404 and params:
                 # Someone else's thing must read exactly as one that does not exist.
                 unknown = {k: uuid.uuid4() if k.endswith("_id") else v for k, v in params.items()}
-                twin = client.request(
-                    method, path.format(**unknown), headers=headers, **row.request(world)
-                )
+                twin = client.request(method, path.format(**unknown), headers=headers, **request)
                 if (twin.status_code, twin.content) != (404, response.content):
                     wrong.append(f"{method} {url} as {principal} tells it exists: {response.text}")
     assert not wrong, "\n".join(wrong)

@@ -88,13 +88,16 @@ class BodyLimits:
         max_json_depth: int,
         invalid: Callable[[str, str, str], Response] = _invalid,
         too_large: Callable[[str], Response] = _too_large,
+        resumable_upload_path: str | None = None,
     ) -> None:
         """`invalid(loc, msg, type)` and `too_large(detail)` word the refusals (the REST
-        API's 422 and 413 unless an application words its errors otherwise)."""
+        API's 422 and 413 unless an application words its errors otherwise). Bodies sent
+        to a resumable upload under `resumable_upload_path` pass unread."""
         self.app = app
         self.invalid, self.too_large = invalid, too_large
         self.api_prefix = api_prefix
         self.upload_path = upload_path
+        self.resumable_upload_path = resumable_upload_path
         self.max_upload_bytes = max_upload_bytes
         self.max_request_bytes = max_request_bytes
         self.max_json_depth = max_json_depth
@@ -107,6 +110,12 @@ class BodyLimits:
             await self.invalid("query", "a NUL character (%00) is not accepted", "nul_character")(
                 scope, receive, send
             )
+            return
+        if self.resumable_upload_path is not None and scope["path"].startswith(
+            f"{self.resumable_upload_path}/"
+        ):
+            # A tus PATCH streams to storage, which stops at its upload's Upload-Length.
+            await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
         declared = headers.get("content-length", "")

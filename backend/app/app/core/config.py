@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     # Terminal jobs older than this are deleted with their logs and artifacts.
     JOB_RETENTION_DAYS: float = Field(default=30.0, gt=0)
     RETENTION_INTERVAL_SECONDS: float = Field(default=3600.0, gt=0)
+    # Resumable uploads that received no byte for this long are deleted with their parts
+    # (a complete one's file stays), at the same runs.
+    UPLOAD_RETENTION_DAYS: float = Field(default=7.0, gt=0)
     # Signs webhook deliveries (X-Tooljobs-Signature: sha256=<hex HMAC of the body>).
     WEBHOOK_SECRET: str = DEFAULT_SECRET
 

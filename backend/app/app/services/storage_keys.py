@@ -17,3 +17,11 @@ def artifact_key(job_id: uuid.UUID, name: str) -> str:
 
 def log_key(job_id: uuid.UUID) -> str:
     return f"{job_prefix(job_id)}/log.txt"
+
+
+def upload_prefix(upload_id: uuid.UUID) -> str:
+    return f"uploads/{upload_id}"
+
+
+def upload_part_key(upload_id: uuid.UUID, part_id: uuid.UUID) -> str:
+    return f"{upload_prefix(upload_id)}/{part_id}"

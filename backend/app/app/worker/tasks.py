@@ -82,8 +82,11 @@ def resend_unsent_jobs() -> int:
 
 @celery_app.task(name=TaskName.PURGE_EXPIRED_JOBS)
 def purge_expired_jobs() -> int:
+    """Retention's run: expired jobs (their count is the result), then abandoned uploads."""
     with SessionLocal() as session:
-        return retention.purge_expired_jobs(session)
+        purged = retention.purge_expired_jobs(session)
+        retention.purge_abandoned_uploads(session)
+        return purged
 
 
 @celery_app.task(name=TaskName.DISPATCH_SCHEDULES)

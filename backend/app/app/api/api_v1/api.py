@@ -8,10 +8,11 @@ from app.api.api_v1.endpoints import (
     login,
     schedules,
     tools,
+    uploads,
     users,
 )
 
 api_router = APIRouter()
 # Routes are matched in this order: the ones polled most come first.
-for endpoints in (jobs, tools, files, schedules, users, api_keys, login, health):
+for endpoints in (jobs, tools, files, uploads, schedules, users, api_keys, login, health):
     api_router.include_router(endpoints.router)
