@@ -7,6 +7,7 @@ machine against the test services.
 """
 
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -20,6 +21,7 @@ import httpx
 import pytest
 import yaml
 
+from app.api.security_headers import ALWAYS, PAGE_POLICY
 from app.core.config import Settings
 from app.models.job import JobState
 from tests.support.database import alembic_config, drop_database, scratch_database_url
@@ -305,6 +307,29 @@ def test_the_bucket_service_says_what_to_set_without_an_s3_url(
     assert result.returncode == 1
     assert "set STORAGE_URL=s3://tooljobs/storage in .env" in result.stderr
     assert not (tmp_path / "mc-calls").exists()
+
+
+@pytest.mark.parametrize("config", ["development", "production"])
+def test_the_frontend_serves_the_jobs_page_under_its_policy(
+    config: str, request: pytest.FixtureRequest
+) -> None:
+    frontend = request.getfixturevalue(config)["services"]["frontend"]
+    volumes = mounts(frontend)
+    root = next(target for target, source in volumes.items() if source.endswith("frontend-placeholder"))
+    conf = Path(volumes["/etc/nginx/conf.d/default.conf"])
+    assert conf.is_relative_to(REPO_ROOT)
+    text = conf.read_text()
+    assert f"root {root};" in text
+    assert (REPO_ROOT / "frontend-placeholder" / "index.html").is_file()
+    # The page's headers, as the API sends them with it: its CSP no weaker.
+    headers = dict(re.findall(r'add_header ([\w-]+) "([^"]*)" always;', text))
+    assert headers["Content-Security-Policy"] == PAGE_POLICY
+    assert {name: headers[name] for name in ALWAYS} == ALWAYS
+    # The API on the page's origin (its CSP allows no other), streams not buffered.
+    api = text[text.index("location /api/ {") :].split("}")[0]
+    assert "proxy_pass http://backend:8000;" in api
+    assert "proxy_buffering off;" in api
+    assert frontend["depends_on"]["backend"]["condition"] == "service_healthy"
 
 
 def test_dockerfiles_pass_hadolint() -> None:

@@ -13,10 +13,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # An API answer is data, never a page (even an artifact that is HTML): it loads nothing
 # and is framed nowhere.
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# The placeholder front end (frontend-placeholder/): its own inline <style> and images,
-# calls to the API it is served with, nothing from elsewhere and no script.
+# The jobs page (frontend-placeholder/): its own script modules and style sheet (files
+# of this origin: no inline script or style, no eval), calls to the API it is served
+# with, nothing from elsewhere. Its forms are sent by its script, never by the browser.
+# deploy/nginx/frontend.conf sends the same policy in compose.
 PAGE_POLICY = (
-    "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 # Swagger UI and ReDoc as FastAPI serves them: their scripts and styles from jsDelivr,
