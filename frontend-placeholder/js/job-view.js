@@ -25,7 +25,8 @@ export async function showJob(id, signal) {
   } catch (error) {
     if (!(error instanceof ApiError && [404, 410, 422].includes(error.status))) throw error;
     byId("job-heading").textContent = "Job not found";
-    byId("job-missing").textContent = describeDetail(error.detail);
+    byId("job-missing").textContent =
+      error.status === 410 ? describeDetail(error.detail) : "No such job, or not yours.";
     byId("job-missing").hidden = false;
     byId("job-details").hidden = true;
     return;

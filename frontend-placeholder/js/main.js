@@ -17,7 +17,8 @@ function signInView(message) {
   current.abort();
   byId("sign-in-message").textContent = message;
   showView("sign-in-view");
-  byId("username").focus();
+  // After an expiry the email is still there: the password is what to type.
+  byId(byId("username").value ? "password" : "username").focus();
 }
 
 function expire() {
@@ -85,7 +86,10 @@ onReachability((reachable) => {
 onSessionExpired(expire);
 byId("sign-in-form").addEventListener("submit", (event) => guard(() => submitSignIn(event)));
 byId("sign-out").addEventListener("click", signOut);
-window.addEventListener("hashchange", () => guard(route));
+// Routes are "#/..."; another fragment (the skip link's #main) only moves the focus.
+window.addEventListener("hashchange", () => {
+  if (location.hash === "" || location.hash.startsWith("#/")) guard(route);
+});
 setUpJobsView();
 setUpJobView();
 

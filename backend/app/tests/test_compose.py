@@ -315,7 +315,7 @@ def test_the_frontend_serves_the_jobs_page_under_its_policy(
 ) -> None:
     frontend = request.getfixturevalue(config)["services"]["frontend"]
     volumes = mounts(frontend)
-    root = next(target for target, source in volumes.items() if source.endswith("frontend-placeholder"))
+    root = next(target for target, source in volumes.items() if source.endswith("-placeholder"))
     conf = Path(volumes["/etc/nginx/conf.d/default.conf"])
     assert conf.is_relative_to(REPO_ROOT)
     text = conf.read_text()

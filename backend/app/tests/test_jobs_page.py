@@ -1,0 +1,305 @@
+"""The jobs page (frontend-placeholder/) in a real headless Chromium, driven by
+Playwright, against a real API process (which serves the page, with its CSP) and a real
+worker: what a person does, with the mouse and the keyboard.
+
+Chromium is Debian's package (`make services` installs it); Playwright's own browser
+downloads are never used. Every wait is Playwright's auto-waiting `expect`.
+"""
+
+import gzip
+import hashlib
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
+
+from app.core.config import settings
+from app.core.security import JWT_ALGORITHM, user_id_from_token
+from tests.support.processes import api_and_worker
+from tests.support.users import auth, make_user
+
+PASSWORD = "password-123"  # make_user's
+# A job's way from queued to an end passes through a worker on a busy machine.
+expect.set_options(timeout=20_000)
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def api(database: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The API's base URL (`.../api/v1`); the page is served at its root."""
+    folder = tmp_path_factory.mktemp("jobs-page")
+    with (
+        (folder / "api.log").open("wb") as api_output,
+        (folder / "worker.log").open("wb") as worker_output,
+        api_and_worker(
+            {}, worker_loglevel="WARNING", api_output=api_output, worker_output=worker_output
+        ) as url,
+    ):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = chromium()
+    if executable is None:
+        pytest.skip(
+            "no Chromium on this machine and none could be installed: "
+            "`apt-get install chromium` (make services does it)"
+        )
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, api: str) -> Iterator[Page]:
+    """A fresh tab on the page; fails the test if the page broke its CSP or threw."""
+    context = browser.new_context(base_url=api.removesuffix("/api/v1"), accept_downloads=True)
+    tab = context.new_page()
+    violations: list[str] = []
+
+    def watch(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(message.text)
+
+    tab.on("console", watch)
+    tab.on("pageerror", lambda error: violations.append(f"uncaught: {error}"))
+    tab.goto("/")
+    yield tab
+    context.close()
+    assert violations == []
+
+
+def sign_in(page: Page, email: str) -> None:
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()
+
+
+def choose_tool(page: Page, name: str) -> None:
+    page.get_by_label("Tool", exact=True).select_option(name)
+
+
+def submit(page: Page) -> None:
+    page.get_by_role("button", name="Submit").click()
+
+
+def job_row(page: Page, index: int = 0) -> Locator:
+    return page.locator("#jobs-body tr").nth(index)
+
+
+def submitted_job_id(page: Page) -> str:
+    # Each test's user starts without jobs: the first row is the one submitted.
+    expect(job_row(page)).to_be_visible()
+    job_id = job_row(page).get_attribute("data-job-id")
+    assert job_id is not None
+    return job_id
+
+
+def test_sign_in_submit_echo_and_watch_it_succeed(page: Page) -> None:
+    make_user("alice@example.com")
+    sign_in(page, "alice@example.com")
+    choose_tool(page, "echo")
+    page.get_by_label("Message").fill("hello from the browser")
+    page.get_by_label("Payload").fill('{"n": 1}')
+    submit(page)
+    job_id = submitted_job_id(page)
+
+    # Live: the row changes without a reload, from the job's event stream.
+    row = job_row(page)
+    expect(row.get_by_role("cell").nth(2)).to_have_text("succeeded")
+    expect(row.get_by_role("cell").nth(3)).to_have_text("100 %")
+    row.get_by_role("link", name=f"Job {job_id}").click()
+    expect(page.get_by_role("heading", name=f"Job {job_id}")).to_be_visible()
+    expect(page.locator("#job-outputs")).to_contain_text('"message": "hello from the browser"')
+    expect(page.locator("#job-inputs")).to_contain_text('"n": 1')
+
+
+def test_refused_inputs_are_shown_next_to_their_fields(page: Page) -> None:
+    make_user("alice@example.com")
+    sign_in(page, "alice@example.com")
+    choose_tool(page, "sleep")
+    seconds = page.get_by_label("Seconds")
+    seconds.fill("5000")
+    submit(page)
+    expect(seconds).to_have_attribute("aria-invalid", "true")
+    expect(seconds).to_be_focused()
+    field = page.locator(".field", has=seconds)
+    expect(field.locator(".error")).to_contain_text("less than or equal to 3600")
+    expect(page.locator("#jobs-body tr")).to_have_count(0)
+
+
+def test_a_file_is_uploaded_through_the_form_and_the_artifact_downloaded(
+    page: Page, tmp_path: Path
+) -> None:
+    make_user("alice@example.com")
+    original = b"".join(f"line {n} of a file to compress\n".encode() for n in range(5000))
+    source = tmp_path / "lines.txt"
+    source.write_bytes(original)
+    sign_in(page, "alice@example.com")
+    choose_tool(page, "compress")
+    page.get_by_label("File").set_input_files(source)
+    expect(page.get_by_label("Level")).to_have_value("6")  # the schema's default
+    submit(page)
+    job_id = submitted_job_id(page)
+    expect(job_row(page).get_by_role("cell").nth(2)).to_have_text("succeeded")
+
+    page.get_by_role("link", name=f"Job {job_id}").click()
+    download_button = page.get_by_role("button", name="Download ")
+    expect(download_button).to_have_count(1)
+    with page.expect_download() as started:
+        download_button.click()
+    saved = Path(started.value.path()).read_bytes()
+    assert gzip.decompress(saved) == original
+    artifact = page.locator("#job-artifacts li")
+    expect(artifact).to_contain_text(hashlib.sha256(saved).hexdigest())
+    assert started.value.suggested_filename == download_button.inner_text().removeprefix(
+        "Download "
+    )
+
+
+def test_a_running_job_is_followed_and_cancelled(page: Page) -> None:
+    make_user("alice@example.com")
+    sign_in(page, "alice@example.com")
+    choose_tool(page, "sleep")
+    page.get_by_label("Seconds").fill("120")
+    page.get_by_label("Steps").fill("120")
+    submit(page)
+    job_id = submitted_job_id(page)
+    page.get_by_role("link", name=f"Job {job_id}").click()
+
+    state = page.locator("#job-state")
+    expect(state).to_have_text("running")
+    expect(page.locator("#job-log")).to_contain_text("slept step 1")  # the live log
+    expect(page.locator("#job-message")).to_contain_text("of 120")  # live progress
+    page.get_by_role("button", name="Cancel job").click()
+    expect(state).to_have_text("cancelled")
+    expect(page.get_by_role("button", name="Cancel job")).to_be_hidden()
+
+    # Ended, it can be deleted: back to the list, without it.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete job").click()
+    expect(page.get_by_role("heading", name="Your jobs")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text(f"Job {job_id} deleted")
+    expect(page.get_by_text("No jobs yet")).to_be_visible()
+
+
+def test_another_users_job_stays_invisible(page: Page, api: str) -> None:
+    make_user("alice@example.com")
+    others = submit_echo(api, auth(make_user("bob@example.com", password=None)))
+    alices = submit_echo(api, alice_headers(api))
+    sign_in(page, "alice@example.com")
+
+    expect(page.locator(f'tr[data-job-id="{alices}"]')).to_be_visible()
+    expect(page.locator("#jobs-body tr")).to_have_count(1)
+    page.goto(f"/#/jobs/{others}")
+    expect(page.get_by_role("heading", name="Job not found")).to_be_visible()
+    expect(page.get_by_text("No such job, or not yours.")).to_be_visible()
+
+
+def submit_echo(api: str, headers: dict[str, str]) -> str:
+    response = httpx.post(
+        f"{api}/jobs", headers=headers, json={"tool": "echo", "inputs": {"message": "m"}}
+    )
+    assert response.status_code == 202, response.text
+    job_id: str = response.json()["id"]
+    return job_id
+
+
+def alice_headers(api: str) -> dict[str, str]:
+    response = httpx.post(
+        f"{api}/login/access-token", data={"username": "alice@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return auth(response.json()["access_token"])
+
+
+def test_an_expired_session_asks_to_sign_in_again(page: Page) -> None:
+    token = make_user("alice@example.com")
+    sign_in(page, "alice@example.com")
+    user_id = user_id_from_token(token)
+    expired = jwt.encode(
+        {"sub": str(user_id), "exp": datetime.now(UTC) - timedelta(minutes=1)},
+        settings.SECRET_KEY,
+        algorithm=JWT_ALGORITHM,
+    )
+    page.evaluate("token => sessionStorage.setItem('tooljobs.token', token)", expired)
+    choose_tool(page, "echo")
+    page.get_by_label("Message").fill("too late")
+    submit(page)
+
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_text("Your session expired: sign in again.")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('tooljobs.token')") is None
+    sign_in(page, "alice@example.com")
+    expect(page.get_by_role("heading", name="Your jobs")).to_be_visible()
+
+
+def test_an_unreachable_api_is_said_in_a_banner(page: Page) -> None:
+    make_user("alice@example.com")
+    sign_in(page, "alice@example.com")
+    choose_tool(page, "echo")
+    page.get_by_label("Message").fill("offline")
+    page.context.set_offline(True)
+    submit(page)
+    banner = page.get_by_role("alert").filter(has_text="cannot be reached")
+    expect(banner).to_be_visible()
+
+    page.context.set_offline(False)
+    submit(page)
+    expect(job_row(page).get_by_role("cell").nth(2)).to_have_text("succeeded")
+    expect(banner).to_be_hidden()
+
+
+def test_the_page_is_usable_with_the_keyboard(page: Page) -> None:
+    make_user("alice@example.com")
+    # Signed in with the keyboard alone: the page puts the focus on the email field.
+    expect(page.get_by_label("Email")).to_be_focused()
+    page.keyboard.type("alice@example.com")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Signed in as alice@example.com")).to_be_visible()
+
+    # The view's content has the focus; before it, in order: sign out, the title's link
+    # home, and first of all the skip link, which moves the focus back to the content.
+    expect(page.locator("main")).to_be_focused()
+    skip = page.get_by_role("link", name="Skip to content")
+    for before in (
+        page.get_by_role("button", name="Sign out"),
+        page.get_by_role("link", name="tooljobs", exact=True),
+        skip,
+    ):
+        page.keyboard.press("Shift+Tab")
+        expect(before).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    expect(page.get_by_role("heading", name="Your jobs")).to_be_visible()
+
+    # A job submitted with the keyboard: every control has its label.
+    choose_tool(page, "echo")
+    page.get_by_label("Tool", exact=True).focus()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Message")).to_be_focused()
+    page.keyboard.type("typed")
+    page.keyboard.press("Enter")  # in a text field, Enter submits the form
+    expect(job_row(page).get_by_role("cell").nth(2)).to_have_text("succeeded")
+    for control in page.locator("#tool-fields").locator("input, select, textarea").all():
+        assert control.evaluate("element => element.labels.length") == 1
+
+    page.get_by_role("button", name="Sign out").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("You signed out.")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
