@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure PostgreSQL, Redis and RabbitMQ (the second supported broker) answer on
 # 127.0.0.1 for the test suite, and that
-# Debian's docker-compose (used to validate docker-compose.yml) is there: starts the
+# Debian's docker-compose (used to validate docker-compose.yml) and Chromium (the jobs
+# page's browser tests drive it) are there: starts the
 # servers when installed, installs them from Debian's packages when missing.
 set -euo pipefail
 
@@ -49,3 +50,4 @@ if ! rabbitmq_answers; then
 fi
 
 command -v docker-compose >/dev/null || { echo "installing docker-compose"; apt_install docker-compose; }
+command -v chromium >/dev/null || { echo "installing Chromium"; apt_install chromium; }
