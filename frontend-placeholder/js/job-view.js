@@ -1,6 +1,6 @@
 // One job (#/jobs/ID): its state live, inputs, outputs, log, artifacts; cancel, delete.
 
-import { ApiError, getJson, request } from "./api.js";
+import { ApiError, Unreachable, getJson, request } from "./api.js";
 import { followJob, isEnded, pause } from "./events.js";
 import { announce, byId, describeDetail, guard, json, percent, showState, size, when } from "./ui.js";
 
@@ -70,11 +70,16 @@ async function followLog(id, signal) {
   let offset = 0;
   while (!signal.aborted) {
     const endedBefore = job !== null && isEnded(job);
-    const response = await request(`/jobs/${id}/logs?offset=${offset}`, { signal });
-    const text = await response.text();
-    if (text) byId("job-log").append(text);
-    offset = Number(response.headers.get("X-Next-Offset") ?? offset);
-    if (endedBefore) return;
+    try {
+      const response = await request(`/jobs/${id}/logs?offset=${offset}`, { signal });
+      const text = await response.text();
+      if (text) byId("job-log").append(text);
+      offset = Number(response.headers.get("X-Next-Offset") ?? offset);
+      if (endedBefore) return;
+    } catch (error) {
+      // The banner says the API is away; the log goes on once it answers.
+      if (!(error instanceof Unreachable)) throw error;
+    }
     await pause(LOG_POLL_MS, signal);
   }
 }

@@ -1,6 +1,6 @@
 // The jobs list (#/): the tools with their forms, the user's jobs, updated live.
 
-import { ApiError, getJson, request } from "./api.js";
+import { ApiError, getJson } from "./api.js";
 import { followJob, isEnded, pause } from "./events.js";
 import { FieldProblem, buildFields } from "./schema-form.js";
 import { announce, byId, describeDetail, guard, percent, shortId, showState, when } from "./ui.js";
