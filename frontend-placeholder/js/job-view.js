@@ -62,6 +62,7 @@ function render(update) {
   byId("cancel-job").hidden = ended || update.cancel_requested;
   byId("delete-job").hidden = !ended;
   if (before && before.state !== update.state) announce(`The job is ${update.state}.`);
+  if (!ended) showNoArtifacts("Listed once the job has ended.");
   if (ended && (!before || !isEnded(before))) guard(loadArtifacts);
 }
 
@@ -89,7 +90,13 @@ async function loadArtifacts() {
   const artifacts = await getJson(`/jobs/${id}/artifacts`);
   const list = byId("job-artifacts");
   list.replaceChildren(...artifacts.map((artifact) => artifactItem(id, artifact)));
-  byId("no-artifacts").hidden = artifacts.length > 0;
+  if (artifacts.length) byId("no-artifacts").hidden = true;
+  else showNoArtifacts("None.");
+}
+
+function showNoArtifacts(text) {
+  byId("no-artifacts").textContent = text;
+  byId("no-artifacts").hidden = false;
 }
 
 function artifactItem(id, artifact) {

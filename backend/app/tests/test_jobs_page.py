@@ -183,9 +183,11 @@ def test_a_running_job_is_followed_and_cancelled(page: Page) -> None:
     expect(state).to_have_text("running")
     expect(page.locator("#job-log")).to_contain_text("slept step 1")  # the live log
     expect(page.locator("#job-message")).to_contain_text("of 120")  # live progress
+    expect(page.get_by_text("Listed once the job has ended.")).to_be_visible()
     page.get_by_role("button", name="Cancel job").click()
     expect(state).to_have_text("cancelled")
     expect(page.get_by_role("button", name="Cancel job")).to_be_hidden()
+    expect(page.locator("#no-artifacts")).to_have_text("None.")  # read once it ended
 
     # Ended, it can be deleted: back to the list, without it.
     page.once("dialog", lambda dialog: dialog.accept())
