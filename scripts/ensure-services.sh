@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure PostgreSQL, Redis and RabbitMQ (the second supported broker) answer on
 # 127.0.0.1 for the test suite, and that
-# Debian's docker-compose (used to validate docker-compose.yml) and Chromium (the jobs
-# page's browser tests drive it) are there: starts the
+# Debian's docker-compose (used to validate docker-compose.yml), Chromium and nginx (the
+# jobs page's browser tests drive the one, through compose's frontend config of the
+# other) are there: starts the
 # servers when installed, installs them from Debian's packages when missing.
 set -euo pipefail
 
@@ -51,3 +52,6 @@ fi
 
 command -v docker-compose >/dev/null || { echo "installing docker-compose"; apt_install docker-compose; }
 command -v chromium >/dev/null || { echo "installing Chromium"; apt_install chromium; }
+# Only the binary is used (the tests run it on a free port); Debian does not start it
+# where no init system runs, as on the CI machines.
+[ -x /usr/sbin/nginx ] || { echo "installing nginx"; apt_install nginx; }

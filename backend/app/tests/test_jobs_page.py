@@ -9,6 +9,7 @@ downloads are never used. Every wait is Playwright's auto-waiting `expect`.
 import gzip
 import hashlib
 import shutil
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,10 +19,14 @@ import jwt
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
 
+from app.api.security_headers import PAGE_POLICY
 from app.core.config import settings
 from app.core.security import JWT_ALGORITHM, user_id_from_token
-from tests.support.processes import api_and_worker
+from tests.support.paths import REPO_ROOT
+from tests.support.ports import free_port
+from tests.support.processes import answers, api_and_worker, stop
 from tests.support.users import auth, make_user
+from tests.support.waiting import wait_until
 
 PASSWORD = "password-123"  # make_user's
 # A job's way from queued to an end passes through a worker on a busy machine.
@@ -305,3 +310,62 @@ def test_the_page_is_usable_with_the_keyboard(page: Page) -> None:
     page.keyboard.press("Enter")
     expect(page.get_by_text("You signed out.")).to_be_visible()
     expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+
+
+@pytest.fixture
+def nginx(api: str, tmp_path: Path) -> Iterator[str]:
+    """Compose's `frontend` as a plain process: nginx with deploy/nginx/frontend.conf,
+    on a free port, the page's folder as its root and the real API as `backend`."""
+    executable = shutil.which("nginx") or "/usr/sbin/nginx"
+    port = free_port()
+    server = (
+        (REPO_ROOT / "deploy" / "nginx" / "frontend.conf")
+        .read_text()
+        .replace("listen 80;", f"listen 127.0.0.1:{port};")
+        .replace("root /usr/share/nginx/html;", f"root {REPO_ROOT / 'frontend-placeholder'};")
+        .replace("http://backend:8000", api.removesuffix("/api/v1"))
+    )
+    temp = "".join(
+        f"{kind}_temp_path {tmp_path / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (tmp_path / "nginx.conf").write_text(
+        f"daemon off; pid {tmp_path / 'nginx.pid'}; error_log {tmp_path / 'error.log'};\n"
+        "events {}\n"
+        f"http {{ include /etc/nginx/mime.types; access_log off; {temp}\n{server}\n}}\n"
+    )
+    process = subprocess.Popen(
+        [executable, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")]
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: answers(f"{url}/api/v1/health"), timeout=20, interval=0.1)
+        yield url
+    finally:
+        stop(process)
+
+
+def test_compose_frontend_serves_the_page_under_its_policy_and_the_api(
+    browser: Browser, nginx: str
+) -> None:
+    make_user("alice@example.com")
+    context = browser.new_context(base_url=nginx)
+    tab = context.new_page()
+    violations: list[str] = []
+    tab.on("console", lambda message: violations.append(message.text))
+    answer = tab.goto("/")
+    assert answer is not None
+    assert answer.headers["content-security-policy"] == PAGE_POLICY
+    assert answer.headers["x-frame-options"] == "DENY"
+    sign_in(tab, "alice@example.com")
+    choose_tool(tab, "sleep")
+    tab.get_by_label("Seconds").fill("4")
+    tab.get_by_label("Steps").fill("2")
+    submit(tab)
+    # Through the proxy, unbuffered: a step's event arrives while the job runs.
+    cells = job_row(tab).get_by_role("cell")
+    expect(cells.nth(4)).to_have_text("step 1 of 2")
+    expect(cells.nth(2)).to_have_text("running")
+    expect(cells.nth(2)).to_have_text("succeeded")
+    context.close()
+    assert [text for text in violations if "Content Security Policy" in text] == []
