@@ -22,7 +22,7 @@ from app.core import telemetry
 from app.core.config import settings
 from app.core.log_config import configure_logging
 from app.db.session import autocommit_engine, engine
-from app.services import process_cache
+from app.services import downloads, process_cache
 from app.services.use_cases import job_waiting
 from app.tools.registry import log_broken_tools
 from app.worker.redis_db.follower import RedisFollower
@@ -96,6 +96,7 @@ app.add_middleware(
         ),
         f"/ogc{ogc.docs_url}",
     ],
+    store_origin=downloads.store_origin,
 )
 
 # Outermost: every answer, refusals too, carries the request id and is logged.

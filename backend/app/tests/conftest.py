@@ -21,6 +21,7 @@ import pytest
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
+    from playwright.sync_api import Browser
 
     from tests.support.s3 import S3Server
 
@@ -155,3 +156,22 @@ def s3_server() -> Iterator["S3Server"]:
     s3.client().create_bucket(Bucket=s3.bucket)
     yield s3
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator["Browser"]:
+    """Debian's headless Chromium, driven by Playwright (tests/support/jobs_page.py)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.jobs_page import chromium
+
+    executable = chromium()
+    if executable is None:
+        pytest.skip(
+            "no Chromium on this machine and none could be installed: "
+            "`apt-get install chromium` (make services does it)"
+        )
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable)
+        yield launched
+        launched.close()

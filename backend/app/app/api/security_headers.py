@@ -5,7 +5,7 @@ BaseHTTPMiddleware would run every request through an extra task and stream copy
 Headers an endpoint set itself are kept.
 """
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,6 +21,16 @@ PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
+
+
+def page_policy(store_origin: str | None) -> str:
+    """PAGE_POLICY, and the object store's origin in connect-src when downloads answer 307
+    to a presigned URL there: the page's fetch of an artifact follows the redirect."""
+    if store_origin is None:
+        return PAGE_POLICY
+    return PAGE_POLICY.replace("connect-src 'self'", f"connect-src 'self' {store_origin}")
+
+
 # Swagger UI and ReDoc as FastAPI serves them: their scripts and styles from jsDelivr,
 # an inline script that starts them, ReDoc's fonts and search worker, and calls back
 # to this API (the OpenAPI document, "Try it out", the login form).
@@ -41,10 +51,18 @@ CREDENTIALS = (b"authorization", b"x-api-key")
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, *, api_prefix: str, docs_paths: Collection[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        api_prefix: str,
+        docs_paths: Collection[str],
+        store_origin: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self.app = app
         self.api_prefix = api_prefix
         self.docs_paths = frozenset(docs_paths)
+        self.store_origin = store_origin
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,17 +79,16 @@ class SecurityHeaders:
                 headers = MutableHeaders(scope=message)
                 for name, value in ALWAYS.items():
                     headers.setdefault(name, value)
-                headers.setdefault("Content-Security-Policy", _policy(headers, docs=docs, api=api))
+                headers.setdefault("Content-Security-Policy", self._policy(headers, docs, api))
                 if authenticated:
                     headers.setdefault("Cache-Control", "no-store")
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
-
-def _policy(headers: Headers, *, docs: bool, api: bool) -> str:
-    if docs:
-        return DOCS_POLICY
-    if not api and headers.get("content-type", "").startswith("text/html"):
-        return PAGE_POLICY
-    return API_POLICY
+    def _policy(self, headers: Headers, docs: bool, api: bool) -> str:
+        if docs:
+            return DOCS_POLICY
+        if not api and headers.get("content-type", "").startswith("text/html"):
+            return page_policy(self.store_origin())
+        return API_POLICY

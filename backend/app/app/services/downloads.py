@@ -3,8 +3,9 @@
 The caller has checked ownership first."""
 
 from dataclasses import dataclass
+from functools import cache
 from typing import BinaryIO
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from app.core.config import settings
 from app.core.storage import storage
@@ -54,3 +55,19 @@ def download(key: str, *, name: str, content_type: str, size: int, missing: str)
         # Its bytes are gone, or the key leads out of storage: nothing to serve.
         raise NotFound(missing) from None
     return Stream(stream, content_type, disposition, size)
+
+
+@cache
+def store_origin() -> str | None:
+    """The origin (scheme://host[:port]) downloads redirect to, which the jobs page's CSP
+    lets it fetch from; None when every download goes through the API. Read from a URL
+    signed for it (locally, without a request to the store)."""
+    if settings.STORAGE_DOWNLOADS != "redirect":
+        return None
+    url = storage().presigned_url(
+        "origin", seconds=1, content_type="text/plain", content_disposition=attachment("origin")
+    )
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
