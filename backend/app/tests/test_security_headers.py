@@ -5,10 +5,16 @@ import re
 from fastapi.testclient import TestClient
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
-from app.api.security_headers import API_POLICY, DOCS_POLICY, PAGE_POLICY, SecurityHeaders
+from app.api.security_headers import (
+    API_POLICY,
+    DOCS_POLICY,
+    PAGE_POLICY,
+    SecurityHeaders,
+    page_policy,
+)
 from app.core.config import settings
 from app.main import FRONTEND_DIR
 from tests.support.users import make_user
@@ -113,6 +119,21 @@ def test_the_jobs_page_works_under_its_policy(client: TestClient) -> None:
         # The modules import each other, and nothing from elsewhere.
         for imported in re.findall(r"""from ["']([^"']+)["']""", code):
             assert (script.parent / imported).is_file(), (script, imported)
+
+
+def test_the_page_may_fetch_from_the_store_that_downloads_redirect_to() -> None:
+    def page(_: Request) -> HTMLResponse:
+        return HTMLResponse("<!doctype html>")
+
+    inner = Starlette(routes=[Route("/", page), Route("/api/x", page)])
+    store = "https://bucket.s3.example.com"
+    app = SecurityHeaders(inner, api_prefix="/api", docs_paths=(), store_origin=lambda: store)
+    with TestClient(app) as client:
+        policy = client.get("/").headers["content-security-policy"]
+        assert client.get("/api/x").headers["content-security-policy"] == API_POLICY
+    assert policy == page_policy(store)
+    assert directive(policy, "connect-src") == f"'self' {store}"
+    assert policy.replace(f" {store}", "") == PAGE_POLICY
 
 
 def directive(policy: str, name: str) -> str:
