@@ -3,7 +3,6 @@
 The caller has checked ownership first."""
 
 from dataclasses import dataclass
-from functools import cache
 from typing import BinaryIO
 from urllib.parse import quote, urlsplit
 
@@ -57,11 +56,11 @@ def download(key: str, *, name: str, content_type: str, size: int, missing: str)
     return Stream(stream, content_type, disposition, size)
 
 
-@cache
 def store_origin() -> str | None:
     """The origin (scheme://host[:port]) downloads redirect to, which the jobs page's CSP
     lets it fetch from; None when every download goes through the API. Read from a URL
-    signed for it (locally, without a request to the store)."""
+    signed for it (locally, without a request to the store: cheap enough for the few
+    answers that are the page)."""
     if settings.STORAGE_DOWNLOADS != "redirect":
         return None
     url = storage().presigned_url(
