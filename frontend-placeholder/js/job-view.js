@@ -120,7 +120,15 @@ function artifactItem(id, artifact) {
  */
 async function download(id, name) {
   announce(`Downloading ${name}…`);
-  const response = await request(`/jobs/${id}/artifacts/${encodeURIComponent(name)}`);
+  let response;
+  try {
+    response = await request(`/jobs/${id}/artifacts/${encodeURIComponent(name)}`);
+  } catch (error) {
+    if (!(error instanceof Unreachable)) throw error;
+    // The API, or the store its 307 leads to (down, or its CORS rules leave this page out).
+    announce(`${name} was not downloaded: no answer from the API or the store it redirects to.`);
+    return;
+  }
   const url = URL.createObjectURL(await response.blob());
   const link = document.createElement("a");
   link.href = url;

@@ -89,6 +89,36 @@ def test_a_file_is_uploaded_through_the_form_and_the_artifact_downloaded(
     compress_and_download(page, tmp_path)
 
 
+def test_more_unfinished_jobs_than_streams_all_end_on_the_list(page: Page, api: str) -> None:
+    """Three are followed live; the others by reading the list again."""
+    make_user("alice@example.com")
+    sleeps = [{"tool": "sleep", "inputs": {"seconds": 1, "steps": 1}}] * 5
+    submit_batch(api, alice_headers(api), sleeps)
+    sign_in(page, "alice@example.com")
+    rows = page.locator("#jobs-body tr")
+    expect(rows).to_have_count(5)
+    for index in range(5):
+        expect(rows.nth(index).get_by_role("cell").nth(2)).to_have_text("succeeded")
+
+
+def test_older_jobs_are_one_button_away(page: Page, api: str) -> None:
+    make_user("alice@example.com")
+    echoes = [{"tool": "echo", "inputs": {"message": str(n)}} for n in range(51)]
+    submit_batch(api, alice_headers(api), echoes)
+    sign_in(page, "alice@example.com")
+    rows = page.locator("#jobs-body tr")
+    expect(rows).to_have_count(50)
+    older = page.get_by_role("button", name="Show older jobs")
+    older.click()
+    expect(rows).to_have_count(51)
+    expect(older).to_be_hidden()
+
+
+def submit_batch(api: str, headers: dict[str, str], jobs: list[dict[str, object]]) -> None:
+    response = httpx.post(f"{api}/jobs/batch", headers=headers, json={"jobs": jobs})
+    assert response.status_code == 202, response.text
+
+
 def test_a_running_job_is_followed_and_cancelled(page: Page) -> None:
     make_user("alice@example.com")
     sign_in(page, "alice@example.com")
