@@ -69,6 +69,30 @@ def test_sign_in_submit_echo_and_watch_it_succeed(page: Page) -> None:
     expect(page.locator("#job-inputs")).to_contain_text('"n": 1')
 
 
+def test_the_form_follows_the_tools_input_schema(page: Page) -> None:
+    make_user("alice@example.com")
+    sign_in(page, "alice@example.com")
+    choose_tool(page, "checksum")
+    algorithm = page.get_by_label("Algorithm")
+    expect(algorithm).to_have_js_property("tagName", "SELECT")  # an enum
+    expect(algorithm.locator("option")).to_have_text(["sha256", "sha1", "md5", "blake2b"])
+    expect(algorithm.locator("option:checked")).to_have_text("sha256")  # its default
+    expect(page.get_by_label("File")).to_have_attribute("type", "file")
+    expect(page.locator("label", has_text="File")).to_contain_text("(required)")
+
+    choose_tool(page, "sleep")
+    steps = page.get_by_label("Steps")
+    expect(steps).to_have_attribute("type", "number")
+    expect(steps).to_have_attribute("min", "1")
+    expect(steps).to_have_attribute("max", "1000")
+    expect(steps).to_have_value("10")
+
+    choose_tool(page, "text-stats")  # optional inputs, one of them an optional file
+    expect(page.get_by_label("File")).to_have_attribute("type", "file")
+    expect(page.locator("#tool-fields label")).to_have_count(2)
+    expect(page.locator("#tool-fields .required")).to_have_count(0)
+
+
 def test_refused_inputs_are_shown_next_to_their_fields(page: Page) -> None:
     make_user("alice@example.com")
     sign_in(page, "alice@example.com")
