@@ -3,6 +3,7 @@ SHELL := /bin/bash
 PROJECT := backend/app
 POETRY_VERSION := 2.2.1
 POETRY := $(CURDIR)/.tools/bin/poetry
+GENERATOR_VERSION := 0.29.1
 BIN := $(CURDIR)/$(PROJECT)/.venv/bin
 
 .PHONY: install run test lint services bench \
@@ -14,6 +15,13 @@ COMPOSE := docker compose
 $(POETRY):
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet "poetry==$(POETRY_VERSION)"
+
+# A standard OpenAPI client generator, for the test that a generated client works. A
+# tool in a venv of its own, not a dependency: it pins its own versions of typer & co.
+GENERATOR := $(CURDIR)/.tools/generator/bin/openapi-python-client
+$(GENERATOR):
+	python3 -m venv .tools/generator
+	.tools/generator/bin/pip install --quiet "openapi-python-client==$(GENERATOR_VERSION)"
 
 # The `tooljobs` script is the client's (client/). A venv made while the server still
 # installed it loses it when Poetry replaces the server's old install after the client's:
@@ -37,7 +45,7 @@ lint: install
 	cd client && $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 ## Lint, types, layers, migrations in step with the models, then the whole suite.
-test: install services lint
+test: install services lint $(GENERATOR)
 	cd $(PROJECT) && scratch=$$(mktemp -d) \
 		&& DATABASE_URL=sqlite:///$$scratch/check.db $(BIN)/alembic upgrade head \
 		&& DATABASE_URL=sqlite:///$$scratch/check.db $(BIN)/alembic check \

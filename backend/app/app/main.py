@@ -14,6 +14,8 @@ from app.api.body_limits import BodyLimits
 from app.api.errors import add_error_handlers
 from app.api.ogc.application import ogc_application
 from app.api.request_context import RequestContext
+from app.api.responses import document_error_message
+from app.api.routing import operation_id
 from app.api.security_headers import SecurityHeaders
 from app.api.tus import EXPOSED_HEADERS as TUS_HEADERS
 from app.api.tus import TusVersion
@@ -52,8 +54,10 @@ app = FastAPI(
     lifespan=lifespan,
     description="Run long tools as REST jobs: submit, poll, stream, cancel, download.",
     openapi_url=f"{settings.API_V1_STR}/openapi.json",
+    generate_unique_id_function=operation_id,
 )
 add_error_handlers(app)
+document_error_message(app)
 app.include_router(api_router, prefix=settings.API_V1_STR)
 app.include_router(metrics.router)
 ogc = ogc_application()

@@ -8,7 +8,7 @@ without anyone remembering to (see `app.api.routing.ApiRoute`).
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from fastapi import params
+from fastapi import FastAPI, params
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
@@ -23,9 +23,23 @@ class ErrorMessage(BaseModel):
     detail: str
 
 
-# Spelled out rather than given as `model`: FastAPI files a model under the route's own
-# media type, and errors are JSON also where the route answers text or a download.
-_ERROR_CONTENT = {"application/json": {"schema": ErrorMessage.model_json_schema()}}
+# A reference rather than `model`: FastAPI files a model under the route's own media
+# type, and errors are JSON also where the route answers text or a download. One named
+# schema for all (`document_error_message`), so that generated clients make one class.
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorMessage"}}}
+
+
+def document_error_message(app: FastAPI) -> None:
+    """Have the app's OpenAPI document define the ErrorMessage its errors refer to."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = build()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas.setdefault("ErrorMessage", ErrorMessage.model_json_schema())
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def error(description: str) -> dict[str, Any]:

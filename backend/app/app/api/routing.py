@@ -1,4 +1,5 @@
-"""The route class of every API router: it documents the errors a route can answer."""
+"""The route class of every API router, which documents the errors a route can answer,
+and the operation ids that generated clients name their functions after."""
 
 from typing import Any
 
@@ -17,3 +18,10 @@ class ApiRoute(APIRoute):
             self, authenticated=get_current_principal, superuser_only=get_current_superuser
         )
         self.responses = {**found, **self.responses}
+
+
+def operation_id(route: APIRoute) -> str:
+    """`<tag>-<route name>`, dashed (`jobs-submit-job`): short names in generated
+    clients, unique because route names are unique within a tag."""
+    tag = str(route.tags[0]) if route.tags else "api"
+    return f"{tag}-{route.name}".replace(" ", "-").replace("_", "-")

@@ -23,6 +23,7 @@ def ogc_application() -> FastAPI:
         openapi_url="/api",
         docs_url="/api.html",
         redoc_url=None,
+        generate_unique_id_function=lambda route: f"ogc-{route.name.replace('_', '-')}",
     )
     add_exception_handlers(app)
     app.include_router(router)

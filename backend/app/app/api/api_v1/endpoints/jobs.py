@@ -104,6 +104,8 @@ def list_jobs(
     description="State, progress, message, and outputs or error once it ended. With "
     "`wait=N` the answer waits until the job ended or N seconds passed. The `ETag` "
     "changes with the job; `If-None-Match` with the current one answers 304.",
+    # The JSON is written by the route (from Redis as it is): the model documents it.
+    response_model=JobRead,
     responses={
         **NOT_FOUND,
         304: {"description": "The job is as the `If-None-Match` ETag says."},

@@ -83,7 +83,7 @@ def _add_typed_submit_route(tool: ToolRead, inputs_type: Any) -> None:
         summary=f"Submit a {tool.name} job",
         description=f"{tool.title}. {tool.description} Answers like `POST /jobs`.",
         responses=SUBMIT_RESPONSES,
-        operation_id=f"submit_{tool.name.replace('-', '_')}_job",
+        operation_id=f"tools-submit-{tool.name}-job",
     )
 
 
