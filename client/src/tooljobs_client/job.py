@@ -8,16 +8,14 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from tooljobs_client.errors import ApiError, Unreachable, WaitTimeout, error_for
 from tooljobs_client.events import read_events
 from tooljobs_client.models import TERMINAL_STATES, Artifact, JobState, as_state
-
-if TYPE_CHECKING:
-    from tooljobs_client.client import Client
+from tooljobs_client.transport import Transport
 
 # The longest `?wait=` the API holds a request for (GET /jobs/{id}).
 LONGEST_POLL_SECONDS = 60
@@ -33,7 +31,7 @@ class Job:
     """A job as the server last described it; `refresh()`, `watch()` and `wait()` update
     it. Its fields are those of `GET /api/v1/jobs/{id}` (`raw` holds them all)."""
 
-    def __init__(self, client: "Client", data: dict[str, Any]) -> None:
+    def __init__(self, client: Transport, data: dict[str, Any]) -> None:
         self._client = client
         self.raw: dict[str, Any] = data
 
