@@ -10,7 +10,7 @@ from app.core import outbound
 from app.crud import file as file_crud
 from app.models.job import Job
 from app.schemas.job import JobOptions
-from app.services.errors import FieldError, InvalidInput
+from app.services.errors import FieldError, FieldPath, InvalidInput
 from app.tools.base import AnyTool
 from app.tools.files import file_refs
 from app.tools.inputs import validate_inputs
@@ -30,7 +30,11 @@ def new_job(
     tool = tool_or_invalid(tool_name)
     valid_inputs = valid_inputs_or_invalid(tool, inputs)
     _check_file_refs(session, owner_id, valid_inputs)
-    callback_url = None if options.callback_url is None else _allowed_callback_url(options)
+    callback_url = (
+        None
+        if options.callback_url is None
+        else allowed_callback_url(str(options.callback_url), ("callback_url",))
+    )
     return Job(
         owner_id=owner_id,
         tool=tool.name,
@@ -82,15 +86,15 @@ def _check_file_refs(session: Session, owner_id: uuid.UUID, inputs: BaseModel) -
         raise InvalidInput(missing)
 
 
-def _allowed_callback_url(options: JobOptions) -> str:
-    """The URL as it will be called, after the outbound policy's checks that need no DNS.
+def allowed_callback_url(url: str, path: FieldPath) -> str:
+    """The URL as it will be called, after the outbound policy's checks that need no DNS;
+    InvalidInput at `path` otherwise.
 
     The delivery judges the addresses the host resolves to when it calls: resolving here
     would slow submits, fail on a passing DNS hiccup, and prove nothing about the address
     the delivery will connect to."""
-    url = str(options.callback_url)
     try:
         outbound.check_url(url)
     except outbound.OutboundRefused as refused:
-        raise InvalidInput.at(("callback_url",), str(refused), "url_not_allowed") from None
+        raise InvalidInput.at(path, str(refused), "url_not_allowed") from None
     return url

@@ -14,6 +14,7 @@ from app.api.errors import STATUS_CODES
 from app.core.stored_objects import StorageUnavailable
 from app.schemas.ogc import OgcException
 from app.services.errors import InvalidInput, RateLimited, ServiceError
+from app.services.ogc.documents import JOB_FAILED_TYPE
 from app.services.ogc.errors import JobFailed, NoSuchJob, NoSuchProcess, ResultNotReady
 from app.worker.redis_db.connection import RedisUnavailable
 
@@ -28,7 +29,6 @@ STANDARD_TYPES: dict[type[ServiceError], tuple[str, int]] = {
 }
 # What Part 1 leaves unnamed: tooljobs' own types.
 INVALID_INPUT_TYPE = "urn:tooljobs:error:invalid-input"
-JOB_FAILED_TYPE = "urn:tooljobs:error:job-failed"
 
 
 def add_exception_handlers(app: FastAPI) -> None:

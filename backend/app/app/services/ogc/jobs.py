@@ -12,7 +12,6 @@ from anyio.to_thread import run_sync
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core import outbound
 from app.core.config import settings
 from app.crud import artifact as artifact_crud
 from app.crud import job as job_crud
@@ -28,6 +27,7 @@ from app.schemas.ogc import (
 )
 from app.schemas.user import Principal
 from app.services.errors import InvalidInput, NotFound
+from app.services.new_jobs import allowed_callback_url
 from app.services.ogc.documents import (
     STATUS_CODES,
     results_document,
@@ -252,15 +252,9 @@ def dismiss(
 
 
 def _allowed_subscriber(subscriber: Subscriber) -> dict[str, str]:
-    """The callback URLs, after the outbound policy's checks that need no DNS (as a
-    REST `callback_url`: the delivery judges the addresses when it calls)."""
+    """The callback URLs, checked as a REST `callback_url` is."""
     urls: dict[str, str] = subscriber.model_dump(mode="json", exclude_none=True)
-    for name, url in urls.items():
-        try:
-            outbound.check_url(url)
-        except outbound.OutboundRefused as refused:
-            raise InvalidInput.at(("subscriber", name), str(refused), "url_not_allowed") from None
-    return urls
+    return {name: allowed_callback_url(url, ("subscriber", name)) for name, url in urls.items()}
 
 
 def _duration_passes(row: Job, filters: JobListFilters) -> bool:
