@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+from kombu import Connection
 from kombu.pidbox import Mailbox
 
 from app.core.celery_app import celery_app
@@ -59,6 +60,12 @@ def start_worker(
     return process
 
 
+def broker_connection(broker_url: str) -> Connection:
+    """A connection to any broker, Redis or RabbitMQ: not the app's, whose transport
+    follows the app's own broker URL (app.core.celery_app)."""
+    return Connection(broker_url, transport_options=celery_app.conf.broker_transport_options)
+
+
 def answers_ping(broker_url: str) -> set[str]:
     """The names of the workers on this broker that answer a ping. (The app's own ping
     publishes on the app's broker whatever connection it is given, so a pool-less
@@ -66,7 +73,7 @@ def answers_ping(broker_url: str) -> set[str]:
     mailbox = Mailbox(
         celery_app.conf.control_exchange, type="fanout", accept=["json"], serializer="json"
     )
-    with celery_app.connection_for_write(broker_url) as connection:
+    with broker_connection(broker_url) as connection:
         replies = mailbox(connection)._broadcast("ping", {}, reply=True, timeout=0.5)
     return {node for reply in replies for node in reply}
 
@@ -96,7 +103,7 @@ def active_task_ids(broker_url: str) -> set[str]:
     mailbox = Mailbox(
         celery_app.conf.control_exchange, type="fanout", accept=["json"], serializer="json"
     )
-    with celery_app.connection_for_write(broker_url) as connection:
+    with broker_connection(broker_url) as connection:
         replies = mailbox(connection)._broadcast("active", {}, reply=True, timeout=0.5)
     return {task["id"] for reply in replies for tasks in reply.values() for task in tasks}
 
