@@ -10,7 +10,7 @@ from app.core import log_context
 from app.core.config import settings
 from app.core.log_config import configure_logging, json_lines
 from app.tools.registry import tools_by_name
-from app.worker.broker_transport import REDIS_TRANSPORT
+from app.worker.broker_transport import transport_for
 from app.worker.scheduler import beat_schedule
 from app.worker.task_routes import DEFAULT_QUEUE, HOUSEKEEPING_QUEUE, TASK_ROUTES
 
@@ -64,9 +64,7 @@ celery_app.conf.update(
     },
     beat_schedule=beat_schedule(),
     worker_hijack_root_logger=False,
-    broker_transport=(
-        REDIS_TRANSPORT if settings.broker_url.startswith(("redis://", "rediss://")) else None
-    ),
+    broker_transport=transport_for(settings.broker_url),
 )
 
 

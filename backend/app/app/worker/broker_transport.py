@@ -14,8 +14,13 @@ broker, or fail with a connection error that Celery expects and passes over.
 from kombu import Connection
 from kombu.transport import redis
 
-# For Celery's broker_transport, which only a redis:// or rediss:// URL may take.
-REDIS_TRANSPORT = "app.worker.broker_transport:Transport"
+
+def transport_for(broker_url: str) -> str | None:
+    """Celery's broker_transport for this broker: this module's for Redis over TCP,
+    else the one the URL's scheme names."""
+    if broker_url.startswith(("redis://", "rediss://")):
+        return f"{__name__}:Transport"
+    return None
 
 
 class Transport(redis.Transport):

@@ -3,6 +3,7 @@
 import pytest
 
 from app.core.celery_app import celery_app
+from app.worker.broker_transport import transport_for
 
 
 def send_to(monkeypatch: pytest.MonkeyPatch, broker_url: str) -> None:
@@ -11,6 +12,7 @@ def send_to(monkeypatch: pytest.MonkeyPatch, broker_url: str) -> None:
     # Celery reads CELERY_BROKER_URL from the environment before its own configuration.
     monkeypatch.setenv("CELERY_BROKER_URL", broker_url)
     monkeypatch.setattr(celery_app.conf, "broker_url", broker_url)
+    monkeypatch.setitem(celery_app.conf, "broker_transport", transport_for(broker_url))
     monkeypatch.setattr(celery_app, "_pool", None)
     monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
 
