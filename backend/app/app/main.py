@@ -17,6 +17,7 @@ from app.api.request_context import RequestContext
 from app.api.responses import document_error_message
 from app.api.routing import operation_id
 from app.api.security_headers import SecurityHeaders
+from app.api.stated_constraints import state_enforced_constraints
 from app.api.tus import EXPOSED_HEADERS as TUS_HEADERS
 from app.api.tus import TusVersion
 from app.api.unmatched import unmatched_api_route
@@ -26,7 +27,7 @@ from app.core.log_config import configure_logging
 from app.db.session import autocommit_engine, engine
 from app.services import downloads, process_cache
 from app.services.use_cases import job_waiting
-from app.tools.registry import log_broken_tools
+from app.tools.registry import log_broken_tools, tools_by_name
 from app.worker.redis_db.follower import RedisFollower
 
 tracing = telemetry.start_tracing("tooljobs-api", engine, autocommit_engine)
@@ -58,6 +59,7 @@ app = FastAPI(
 )
 add_error_handlers(app)
 document_error_message(app)
+state_enforced_constraints(app, tools_by_name)
 app.include_router(api_router, prefix=settings.API_V1_STR)
 app.include_router(metrics.router)
 ogc = ogc_application()

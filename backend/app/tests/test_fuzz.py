@@ -101,3 +101,35 @@ def test_any_ogc_request_gets_a_declared_answer(
 ) -> None:
     # Asynchronous executions: with no worker here, a synchronous one would wait its time.
     case.call_and_validate(headers={**user_headers, "Prefer": "respond-async"})
+
+
+def test_every_link_leads_to_an_operation_and_fills_its_path_parameters() -> None:
+    document = app.openapi()
+    operations = {
+        operation["operationId"]: (path, operation)
+        for path, item in document["paths"].items()
+        for operation in item.values()
+    }
+    followed = set()
+    for item in document["paths"].values():
+        for operation in item.values():
+            for response in operation["responses"].values():
+                for link in response.get("links", {}).values():
+                    path, target = operations[link["operationId"]]
+                    path_parameters = {
+                        parameter["name"]
+                        for parameter in target.get("parameters", [])
+                        if parameter["in"] == "path"
+                    }
+                    assert set(link["parameters"]) == path_parameters, path
+                    followed.add(link["operationId"])
+    # Every operation on one job, file or schedule is reached from the one that made it.
+    by_id = {
+        operation_id
+        for operation_id, (path, _) in operations.items()
+        if path.endswith(("{job_id}", "{file_id}", "{schedule_id}"))
+        or "/{job_id}/" in path
+        or "/{schedule_id}/" in path
+        or "/{file_id}/" in path
+    }
+    assert by_id - followed == set()

@@ -20,6 +20,11 @@ class ApiRoute(APIRoute):
         self.responses = {**found, **self.responses}
 
 
+def tool_submit_operation_id(tool_name: str) -> str:
+    """The id of `POST /tools/{name}/jobs`, whose body types the tool's inputs."""
+    return f"tools-submit-{tool_name}-job"
+
+
 def operation_id(route: APIRoute) -> str:
     """`<tag>-<route name>`, dashed (`jobs-submit-job`): short names in generated
     clients, unique because route names are unique within a tag."""

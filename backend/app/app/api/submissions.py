@@ -5,12 +5,17 @@ from typing import Annotated
 
 from fastapi import Header, Response, status
 
+from app.api.links import JOB_LINKS
 from app.api.responses import Responses, error
 from app.core.config import settings
 from app.schemas.job import IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_KEY_PATTERN, JobRead
 
 SUBMIT_RESPONSES: Responses = {
-    200: {"description": "The Idempotency-Key replayed an earlier submission: its job."},
+    200: {
+        "description": "The Idempotency-Key replayed an earlier submission: its job.",
+        **JOB_LINKS,
+    },
+    202: JOB_LINKS,
     409: error("The Idempotency-Key was used for a different request."),
     422: {"description": "Unknown tool, or inputs that fail the tool's model (see `loc`)."},
     429: error(

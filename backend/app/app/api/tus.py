@@ -101,7 +101,9 @@ def parse_size(name: str, value: str | None) -> int:
 
 def parse_metadata(value: str | None) -> dict[str, bytes]:
     """Upload-Metadata: comma-separated `key base64value` pairs (the value may be left
-    out); keys unique, without spaces or commas."""
+    out), keys without spaces or commas. tus asks clients for unique keys; a key given
+    twice is not worth refusing an upload over (what the OpenAPI pattern cannot say
+    should not be refused): its last value counts."""
     if value is None or not value.strip():
         return {}
     if len(value) > MAX_METADATA_LENGTH:
@@ -109,8 +111,8 @@ def parse_metadata(value: str | None) -> dict[str, bytes]:
     pairs: dict[str, bytes] = {}
     for pair in value.split(","):
         key, _, encoded = pair.strip().partition(" ")
-        if not key or " " in encoded or key in pairs:
-            raise bad_header("Upload-Metadata", "must be unique `key base64value` pairs")
+        if not key or " " in encoded:
+            raise bad_header("Upload-Metadata", "must be `key base64value` pairs")
         try:
             pairs[key] = base64.b64decode(encoded, validate=True)
         except binascii.Error:

@@ -71,6 +71,9 @@ IdempotencyKeyValue = Annotated[
 
 MAX_BATCH_JOBS = 1000
 
+# A page's end: microseconds since 1970, then the last job's id (app.services.use_cases.jobs).
+CURSOR_PATTERN = r"^[0-9]{1,17}-[0-9a-f]{32}$"
+
 
 class JobBatchItem(JobCreate):
     idempotency_key: IdempotencyKeyValue | None = Field(

@@ -1,7 +1,8 @@
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 from croniter import croniter
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -10,22 +11,72 @@ from app.models.schedule import Overlap
 from app.schemas.job import Labels, Priority, in_utc
 
 
+def _names(*names: str) -> str:
+    """Alternatives that match each name in any case: JSON Schema's regular expressions
+    have no flag for that."""
+    return "|".join("".join(f"[{c.lower()}{c.upper()}]" for c in name) for name in names)
+
+
+def _cron_field(value: str) -> str:
+    """A cron field: `*` or a value or a range, each with an optional step, listed with
+    commas."""
+    item = rf"(?:\*|(?:{value})(?:-(?:{value}))?)(?:/[1-9][0-9]?)?"
+    return rf"{item}(?:,{item})*"
+
+
+_MONTHS = _names("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_DAYS = _names("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+# Minute, hour, day of month, month, day of week (0 and 7 are Sunday), one space apart.
+# Every expression it matches is one croniter reads (tests/test_schedules.py).
+CRON_PATTERN = (
+    "^"
+    + " ".join(
+        _cron_field(value)
+        for value in (
+            "[0-5]?[0-9]",
+            "[01]?[0-9]|2[0-3]",
+            "0?[1-9]|[12][0-9]|3[01]",
+            f"0?[1-9]|1[0-2]|{_MONTHS}",
+            f"[0-7]|{_DAYS}",
+        )
+    )
+    + "$"
+)
+TIME_ZONES = frozenset(available_timezones())
+
+
 def _five_field_cron(value: str) -> str:
-    if len(value.split()) != 5 or not croniter.is_valid(value):
-        raise ValueError("not a 5-field cron expression, such as '0 2 * * *'")
+    if re.fullmatch(CRON_PATTERN, value) is None or not croniter.is_valid(value):
+        raise ValueError("not a 5-field cron expression, such as '0 2 * * 1-5'")
     return value
 
 
 def _iana_timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("not an IANA time zone, such as 'Europe/Berlin'") from None
+    if value not in TIME_ZONES:
+        raise ValueError("not an IANA time zone, such as 'Europe/Berlin'")
     return value
 
 
-Cron = Annotated[str, Field(max_length=100), AfterValidator(_five_field_cron)]
-TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_iana_timezone)]
+# The pattern and the zones are checked by the validators, which say what is wrong in a
+# line; the JSON Schema states them for clients.
+Cron = Annotated[
+    str,
+    Field(
+        max_length=100,
+        description="5 fields, such as `0 2 * * 1-5`.",
+        json_schema_extra={"pattern": CRON_PATTERN},
+    ),
+    AfterValidator(_five_field_cron),
+]
+TimeZone = Annotated[
+    str,
+    Field(
+        max_length=64,
+        description="An IANA time zone, such as `Europe/Berlin`.",
+        json_schema_extra={"enum": sorted(TIME_ZONES)},
+    ),
+    AfterValidator(_iana_timezone),
+]
 # A zone is required (a schedule's window is not guessed); stored in UTC.
 UtcAwareDatetime = Annotated[AwareDatetime, AfterValidator(in_utc)]
 IntervalSeconds = Annotated[int, Field(ge=1, le=366 * 24 * 3600)]
@@ -40,6 +91,22 @@ class ScheduleTiming(BaseModel):
 
 
 class ScheduleCreate(ScheduleTiming):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "oneOf": [
+                        {"required": ["cron"], "properties": {"cron": {"type": "string"}}},
+                        {
+                            "required": ["interval_seconds"],
+                            "properties": {"interval_seconds": {"type": "integer"}},
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+
     name: str = Field(min_length=1, max_length=200)
     tool: str = Field(min_length=1, max_length=100)
     inputs: dict[str, object] = Field(default_factory=dict)

@@ -11,7 +11,7 @@ from app.api.downloads import REDIRECT, download_response
 from app.api.responses import Responses
 from app.core.config import settings
 from app.db.session import SessionLocal
-from app.schemas.job import JobRead
+from app.schemas.job import CURSOR_PATTERN, JobRead
 from app.schemas.ogc import (
     OGC_CONFORMANCE,
     OGC_REL,
@@ -185,7 +185,7 @@ def list_jobs(
     maxDuration: Annotated[int | None, Query(ge=0)] = None,  # noqa: N803
     type: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
 ) -> JobList:
     filters = ogc_jobs.job_list_filters(
         process_ids=processID,

@@ -2,7 +2,7 @@
 
 from typing import Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.tools.base import Tool, ToolError
 from app.tools.context import JobContext
@@ -10,6 +10,16 @@ from app.tools.files import FileRef
 
 
 class TextStatsInputs(BaseModel):
+    # What _exactly_one_source checks, stated in the JSON Schema for clients.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["text"], "properties": {"text": {"type": "string"}}},
+                {"required": ["file"], "properties": {"file": {"type": "string"}}},
+            ]
+        }
+    )
+
     text: str | None = Field(default=None, max_length=10_000_000)
     file: FileRef | None = None
 

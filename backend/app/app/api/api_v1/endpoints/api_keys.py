@@ -3,6 +3,7 @@ import uuid
 from fastapi import APIRouter, status
 
 from app.api.deps import CurrentPrincipal, SessionDep
+from app.api.links import API_KEY_LINKS
 from app.api.responses import error, not_found
 from app.api.routing import ApiRoute
 from app.schemas.api_key import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
@@ -18,6 +19,7 @@ router = APIRouter(prefix="/users/me/api-keys", tags=["api keys"], route_class=A
     description="A key for scripts: send it as the `X-API-Key` header wherever a bearer "
     "token works; it acts as you. The answer is the only time the secret (`key`) is "
     "shown: keep it then.",
+    responses={201: API_KEY_LINKS},
 )
 def create_api_key(
     session: SessionDep, principal: CurrentPrincipal, body: ApiKeyCreate

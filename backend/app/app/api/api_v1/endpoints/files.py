@@ -7,6 +7,7 @@ from fastapi.responses import StreamingResponse
 
 from app.api.deps import CurrentPrincipal, SessionDep
 from app.api.downloads import download_response, download_responses
+from app.api.links import FILE_LINKS
 from app.api.multipart_file import file_part
 from app.api.received_body import received_chunks
 from app.api.responses import error, not_found
@@ -56,6 +57,7 @@ UPLOAD_FORM: dict[str, Any] = {
     "and past MAX_UPLOAD_BYTES the answer is 413 at once, with nothing kept.",
     openapi_extra=UPLOAD_FORM,
     responses={
+        201: FILE_LINKS,
         413: error("Larger than MAX_UPLOAD_BYTES."),
         422: {
             "description": "No part `file`, a body that is not multipart/form-data, "

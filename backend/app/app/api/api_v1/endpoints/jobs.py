@@ -9,12 +9,14 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.api.deps import CurrentPrincipal, Offset, SessionDep, StatementSessionDep
 from app.api.downloads import download_response, download_responses
+from app.api.links import ARTIFACT_LINKS, FIRST_JOB_LINKS
 from app.api.responses import Responses, error, not_found
 from app.api.routing import ApiRoute
 from app.api.submissions import SUBMIT_RESPONSES, IdempotencyKey, accepted
 from app.db.session import SessionLocal
 from app.schemas.file import ArtifactRead
 from app.schemas.job import (
+    CURSOR_PATTERN,
     JobBatchAccepted,
     JobBatchCreate,
     JobCreate,
@@ -69,6 +71,7 @@ def submit_job(
     "as all its new jobs for the queued-jobs limit: a 429 past it, with nothing queued.",
     response_model=JobBatchAccepted,
     responses={
+        202: FIRST_JOB_LINKS,
         409: error("An item's idempotency_key was used for a different request."),
         422: {"description": "An invalid item; `loc` names its index and field."},
         429: SUBMIT_RESPONSES[429],
@@ -93,7 +96,7 @@ def list_jobs(
     principal: CurrentPrincipal,
     filters: Annotated[JobFilters, Query()],
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
 ) -> JobPage:
     return job_service.list_jobs(session, principal, filters, limit=limit, cursor=cursor)
 
@@ -206,7 +209,7 @@ def delete_job(session: SessionDep, principal: CurrentPrincipal, job_id: uuid.UU
     "/{job_id:uuid}/artifacts",
     summary="List a job's artifacts",
     description="The output files of the job: name, size, sha256 and content type.",
-    responses={**NOT_FOUND, **PURGED},
+    responses={200: ARTIFACT_LINKS, **NOT_FOUND, **PURGED},
 )
 def list_artifacts(
     session: SessionDep, principal: CurrentPrincipal, job_id: uuid.UUID

@@ -4,6 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.api.deps import CurrentPrincipal, Offset, SessionDep
+from app.api.links import JOB_LINKS, SCHEDULE_LINKS
 from app.api.responses import Responses, error, not_found
 from app.api.routing import ApiRoute
 from app.api.submissions import accepted
@@ -25,7 +26,7 @@ INVALID: Responses = {422: {"description": "Unknown tool, bad inputs, cron, time
     description="Run `tool` with `inputs` on a 5-field `cron` (in `timezone`) or every "
     "`interval_seconds`, between `start_at` and `end_at`. After downtime a schedule runs "
     "once for the slots it missed.",
-    responses=INVALID,
+    responses={201: SCHEDULE_LINKS, **INVALID},
 )
 def create_schedule(
     session: SessionDep, principal: CurrentPrincipal, body: ScheduleCreate
@@ -87,7 +88,11 @@ def delete_schedule(
     description="One job now, with the schedule's tool and inputs, outside its slots. "
     "Counts as a submit against the rate limit.",
     response_model=JobRead,
-    responses={**NOT_FOUND, 429: error("Too many submissions: see `Retry-After`.")},
+    responses={
+        202: JOB_LINKS,
+        **NOT_FOUND,
+        429: error("Too many submissions: see `Retry-After`."),
+    },
 )
 def trigger_schedule(
     session: SessionDep, principal: CurrentPrincipal, schedule_id: uuid.UUID

@@ -6,7 +6,7 @@ from pydantic import Field, create_model
 
 from app.api.deps import CurrentPrincipal, StatementSessionDep
 from app.api.responses import error
-from app.api.routing import ApiRoute
+from app.api.routing import ApiRoute, tool_submit_operation_id
 from app.api.submissions import SUBMIT_RESPONSES, IdempotencyKey, accepted
 from app.schemas.job import JobOptions, JobRead
 from app.schemas.tool import BrokenToolRead, ToolRead
@@ -83,7 +83,7 @@ def _add_typed_submit_route(tool: ToolRead, inputs_type: Any) -> None:
         summary=f"Submit a {tool.name} job",
         description=f"{tool.title}. {tool.description} Answers like `POST /jobs`.",
         responses=SUBMIT_RESPONSES,
-        operation_id=f"tools-submit-{tool.name}-job",
+        operation_id=tool_submit_operation_id(tool.name),
     )
 
 

@@ -4,6 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from app.api.deps import CurrentPrincipal, CurrentSuperuser, Offset, SessionDep
+from app.api.links import USER_LINKS
 from app.api.responses import error, not_found
 from app.api.routing import ApiRoute
 from app.schemas.user import UserCreate, UserRead, UserUpdate
@@ -22,7 +23,7 @@ def read_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
     status_code=status.HTTP_201_CREATED,
     summary="Create a user (superuser only)",
     description="A new account; `is_superuser` defaults to false.",
-    responses={409: error("A user with this email exists.")},
+    responses={201: USER_LINKS, 409: error("A user with this email exists.")},
 )
 def create_user(session: SessionDep, _: CurrentSuperuser, new_user: UserCreate) -> UserRead:
     return user_service.create_user(session, new_user)
