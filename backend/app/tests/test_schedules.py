@@ -6,12 +6,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from croniter import croniter
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis.strategies import from_regex
 
 from app.db.base_class import utcnow
 from app.db.session import SessionLocal
 from app.models.job import Job
 from app.models.schedule import Schedule
+from app.schemas.schedule import CRON_PATTERN
 from app.services.schedule_times import next_run_after
 from app.worker.tasks import dispatch_schedules
 
@@ -238,3 +242,10 @@ def test_patching_a_required_field_to_null_is_422(
     assert response.status_code == 422
     assert f"{field} cannot be null" in response.json()["detail"][0]["msg"]
     assert client.get(url, headers=user_headers).json() == schedule
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(expression=from_regex(CRON_PATTERN))
+def test_every_cron_expression_the_schema_admits_is_one_croniter_reads(expression: str) -> None:
+    # The document states CRON_PATTERN; a request that matches it must not be refused.
+    assert croniter.is_valid(expression), expression
