@@ -1,6 +1,7 @@
 """Schemathesis against the OpenAPI document: whatever a client sends, no 5xx, and
 every answer is one the document declares, with the body it declares."""
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +12,7 @@ from schemathesis.python import asgi
 
 from app.core.config import settings as app_settings
 from app.main import app
-from tests.support.users import make_api_key
+from tests.support.users import auth, make_api_key, make_user
 
 # Bounded so the module stays near a minute on two cores: a score of examples per
 # operation, valid and invalid ones, from the schema's own examples, its boundaries
@@ -35,11 +36,6 @@ CONFIG = SchemathesisConfig.from_dict(
             # valid, so the check's premise (outside the schema means refused) is false.
             # Invalid requests are still generated and must get a declared 4xx.
             "negative_data_rejection": {"enabled": False},
-            # tus requests (POST, HEAD, PATCH, DELETE /uploads) without their required
-            # Tus-Resumable header get the protocol's own answer, 412.
-            "missing_required_header": {
-                "expected-statuses": ["400", "401", "403", "406", "412", "415", "422"]
-            },
         },
     }
 )
@@ -64,6 +60,42 @@ OGC_CONFIG = SchemathesisConfig.from_dict(
     }
 )
 ogc_schema = schemathesis.openapi.from_asgi("/ogc/api", app, config=OGC_CONFIG)
+
+
+# Sequences of calls that follow the document's links: a submitted job's id to its
+# reads, cancel, log, artifacts and delete; a schedule's, a file's, a key's to theirs. No
+# worker runs here, so a job stays queued: `?wait` is made 0 and the event stream (which
+# ends with the job) is left to test_job_waiting.py.
+STATEFUL_CONFIG = SchemathesisConfig.from_dict(
+    {
+        "generation": {"max-examples": 15, "database": "none", "deterministic": True},
+        "phases": {"stateful": {"max-steps": 8}},
+        "checks": {
+            "positive_data_acceptance": {
+                "expected-statuses": ["2xx", "401", "403", "404", "409", "422", "429"]
+            },
+            "negative_data_rejection": {"enabled": False},
+        },
+    }
+)
+stateful_schema = schemathesis.openapi.from_asgi(
+    f"{app_settings.API_V1_STR}/openapi.json", app, config=STATEFUL_CONFIG
+).exclude(operation_id="jobs-follow-job")
+
+
+class LinkedCalls(stateful_schema.as_state_machine()):  # type: ignore[misc]
+    def setup(self) -> None:
+        self.headers = auth(make_user(f"{uuid.uuid4()}@example.com", password=None))
+
+    def before_call(self, case: schemathesis.Case) -> None:
+        if case.query and "wait" in case.query:
+            case.query["wait"] = 0
+
+    def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, object]:
+        return {"headers": self.headers}
+
+
+TestLinkedCalls = pytest.mark.usefixtures("database")(LinkedCalls.TestCase)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -5,10 +5,14 @@ the OpenAPI document so that clients, generated SDKs and fuzzers know them:
   query), in values and in the keys of free-form objects;
 - a tool's inputs refuse unknown keys at any depth (app.tools.inputs), unless the tool's
   inputs model sets `extra` itself;
-- `tool` names a registered tool, and `inputs` follow that tool's inputs model: one
-  `oneOf` branch per tool in every body that names a tool.
+- `tool` names a registered tool.
+
+`POST /jobs` states no more of `inputs` than an object: a `oneOf` of each tool's inputs
+is exact, but generated clients turn it into a union of numbered types that nobody can
+tell apart. `POST /tools/{name}/jobs` types them.
 """
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,21 +22,6 @@ from app.api.routing import tool_submit_operation_id
 from app.tools.base import AnyTool
 
 NUL_FREE = r"^[^\x00]*$"
-# Any JSON value whose text holds no NUL: what a free-form object may contain.
-NUL_FREE_JSON = {
-    "anyOf": [
-        {"type": "string", "pattern": NUL_FREE},
-        {"type": "number"},
-        {"type": "boolean"},
-        {"type": "null"},
-        {"type": "array", "items": {"$ref": "#/components/schemas/JsonValue"}},
-        {
-            "type": "object",
-            "propertyNames": {"pattern": NUL_FREE},
-            "additionalProperties": {"$ref": "#/components/schemas/JsonValue"},
-        },
-    ]
-}
 # The request bodies that name a tool and carry its inputs.
 BODIES_NAMING_A_TOOL = ("JobCreate", "JobBatchItem", "ScheduleCreate")
 
@@ -45,18 +34,29 @@ def state_enforced_constraints(app: FastAPI, tools: Callable[[], dict[str, AnyTo
     def openapi() -> Schema:
         document = build()
         schemas = document["components"]["schemas"]
-        schemas["JsonValue"] = NUL_FREE_JSON
-        tool_inputs = _tool_inputs(document, tools())
+        tool_names = _tools_with_typed_inputs(document, tools())
         for body in BODIES_NAMING_A_TOOL:
-            _one_branch_per_tool(schemas[body], tool_inputs)
+            _registered_tool(schemas[body], tool_names)
         for name in _request_components(document):
             _nul_free(schemas[name])
         for operation in _operations(document):
             for parameter in operation.get("parameters", []):
                 _nul_free(parameter["schema"])
+        _unique_titles(schemas)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _unique_titles(schemas: Schema) -> None:
+    """Two tools' inputs models of one class name (`Inputs`, from two packages) get
+    component names that FastAPI made unique, but keep one title, which generated
+    clients name their classes after and then drop both: such models are titled by their
+    component names."""
+    titles = Counter(schema.get("title") for schema in schemas.values())
+    for name, schema in schemas.items():
+        if titles[schema.get("title")] > 1 and schema.get("title") is not None:
+            schema["title"] = name
 
 
 def _operations(document: Schema) -> Iterator[Schema]:
@@ -64,38 +64,26 @@ def _operations(document: Schema) -> Iterator[Schema]:
         yield from item.values()
 
 
-def _tool_inputs(document: Schema, tools: dict[str, AnyTool]) -> dict[str, Schema]:
-    """Each tool's inputs schema as the body of its own submit route refers to it, with
-    unknown keys refused where the tool refuses them."""
+def _tools_with_typed_inputs(document: Schema, tools: dict[str, AnyTool]) -> list[str]:
+    """The tools whose own submit route types their inputs, which refuse unknown keys
+    there where the tool refuses them."""
     schemas = document["components"]["schemas"]
     submits = {operation["operationId"]: operation for operation in _operations(document)}
-    found = {}
+    found = []
     for name, tool in tools.items():
         operation = submits.get(tool_submit_operation_id(name))
         if operation is None:
             continue  # a tool that failed its checks has no route
         body = _resolve(document, operation["requestBody"]["content"]["application/json"]["schema"])
-        inputs = body["properties"]["inputs"]
         if "extra" not in tool.inputs_model.model_config:
-            for component in _referenced(document, inputs):
+            for component in _referenced(document, body["properties"]["inputs"]):
                 _forbid_unknown_keys(schemas[component])
-        found[name] = inputs
-    return found
+        found.append(name)
+    return sorted(found)
 
 
-def _one_branch_per_tool(body: Schema, tool_inputs: dict[str, Schema]) -> None:
-    body["properties"]["tool"]["enum"] = sorted(tool_inputs)
-    body["oneOf"] = [
-        {
-            "properties": {"tool": {"const": name}, "inputs": inputs},
-            "required": ["tool", "inputs"] if _requires_something(inputs) else ["tool"],
-        }
-        for name, inputs in sorted(tool_inputs.items())
-    ]
-
-
-def _requires_something(inputs: Schema) -> bool:
-    return bool(inputs.get("required"))
+def _registered_tool(body: Schema, tool_names: list[str]) -> None:
+    body["properties"]["tool"]["enum"] = tool_names
 
 
 def _forbid_unknown_keys(schema: Any) -> None:
@@ -118,10 +106,11 @@ def _nul_free(schema: Any) -> None:
                 "allOf", []
             ):
                 schema.setdefault("allOf", []).append({"pattern": NUL_FREE})
-        if schema.get("type") == "object" and schema.get("additionalProperties") is not False:
+        # A map's keys are text too. (Free-form JSON values, such as an echo's `payload`,
+        # are left as any JSON: a schema that refers to itself inside a union, which
+        # stating NUL-free text at every depth takes, breaks generated clients.)
+        if schema.get("type") == "object" and "properties" not in schema:
             schema.setdefault("propertyNames", {}).setdefault("pattern", NUL_FREE)
-            if schema.get("additionalProperties", True) is True:
-                schema["additionalProperties"] = {"$ref": "#/components/schemas/JsonValue"}
         for value in schema.values():
             _nul_free(value)
     elif isinstance(schema, list):

@@ -41,13 +41,15 @@ _BASE64 = r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"
 METADATA_PATTERN = rf"^{_KEY}(?: {_BASE64})?(?:,{_KEY}(?: {_BASE64})?)*$"
 # The protocol's requests but discovery (OPTIONS), on the upload collection and on one
 # upload; GET of an upload is ours, plain JSON. Other methods are the router's 405.
+_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
 _COLLECTION_METHODS = {"POST"}
 _UPLOAD_METHODS = {"HEAD", "PATCH", "DELETE"}
 
 
 class TusVersion:
     """Refuses a tus request of another protocol version (412, before anything else
-    reads it, as the protocol says) and marks every answer with the version spoken."""
+    reads it, as the protocol says) or of none (400), and marks every answer with the
+    version spoken."""
 
     def __init__(self, app: ASGIApp, *, path: str) -> None:
         self.app = app
@@ -67,8 +69,11 @@ class TusVersion:
         if scope["method"] in tus_methods:
             sent = Headers(scope=scope).get("tus-resumable")
             if sent != TUS_VERSION:
+                # Another version is the protocol's 412; no version at all is a bad request.
                 refusal = JSONResponse(
-                    status_code=status.HTTP_412_PRECONDITION_FAILED,
+                    status_code=status.HTTP_412_PRECONDITION_FAILED
+                    if sent is not None and _VERSION.fullmatch(sent)
+                    else status.HTTP_400_BAD_REQUEST,
                     content={"detail": f"Tus-Resumable: this server speaks tus {TUS_VERSION}"},
                     headers={"Tus-Version": TUS_VERSION},
                 )

@@ -47,13 +47,20 @@ PROGRESS_HEADERS = _headers(
     },
 )
 NOT_FOUND = not_found("No such upload, or not yours.")
-VERSION_REFUSED: Responses = {
-    412: {
-        **error(f"Tus-Resumable is missing or not {tus.TUS_VERSION}."),
-        "headers": _headers(**{"Tus-Version": "The protocol version this server speaks."}),
+
+
+def version_refused(bad_request: str = "") -> Responses:
+    """What app.api.tus.TusVersion answers, with what the route itself answers 400 for."""
+    return {
+        400: error(f"{bad_request} Tus-Resumable is missing or not a version.".strip()),
+        412: {
+            **error(f"Tus-Resumable names a version other than {tus.TUS_VERSION}."),
+            "headers": _headers(**{"Tus-Version": "The protocol version this server speaks."}),
+        },
     }
-}
-TUS_REQUEST = f"A tus request: `Tus-Resumable: {tus.TUS_VERSION}` or 412."
+
+
+TUS_REQUEST = f"A tus request: `Tus-Resumable: {tus.TUS_VERSION}`, or 400 or 412."
 SIZE = {"type": "integer", "minimum": 0}
 
 
@@ -122,12 +129,11 @@ def upload_capabilities() -> Response:
                 **{tus.FILE_ID_HEADER: "For an empty upload: the file it became at once."},
             ),
         },
-        400: error(
+        413: error("Upload-Length is larger than MAX_UPLOAD_BYTES."),
+        **version_refused(
             "Upload-Length is missing or not a non-negative integer, or Upload-Metadata "
             "does not parse."
         ),
-        413: error("Upload-Length is larger than MAX_UPLOAD_BYTES."),
-        **VERSION_REFUSED,
     },
 )
 def create_upload(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
@@ -158,7 +164,7 @@ def create_upload(request: Request, session: SessionDep, principal: CurrentPrinc
     responses={
         200: {"description": "The upload's state, in headers.", "headers": PROGRESS_HEADERS},
         **NOT_FOUND,
-        **VERSION_REFUSED,
+        **version_refused(),
     },
 )
 def upload_progress(
@@ -210,12 +216,11 @@ def read_upload(
     },
     responses={
         204: {"description": "Stored; the new offset.", "headers": PROGRESS_HEADERS},
-        400: error("Upload-Offset is missing or not a non-negative integer."),
         **NOT_FOUND,
         409: error("Upload-Offset is not the upload's offset: HEAD, then resume from it."),
         413: error("The body would pass the upload's Upload-Length."),
         415: error(f"The body is not `{tus.OFFSET_CONTENT_TYPE}`."),
-        **VERSION_REFUSED,
+        **version_refused("Upload-Offset is missing or not a non-negative integer."),
     },
 )
 async def append_to_upload(
@@ -255,7 +260,7 @@ async def append_to_upload(
     responses={
         204: {"description": "Removed.", "headers": _headers(**TUS_RESUMABLE)},
         **NOT_FOUND,
-        **VERSION_REFUSED,
+        **version_refused(),
     },
 )
 def delete_upload(session: SessionDep, principal: CurrentPrincipal, upload_id: uuid.UUID) -> None:
