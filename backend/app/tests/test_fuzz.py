@@ -4,6 +4,7 @@ every answer is one the document declares, with the body it declares."""
 import uuid
 from collections.abc import Iterator
 
+import jsonschema
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -165,3 +166,14 @@ def test_every_link_leads_to_an_operation_and_fills_its_path_parameters() -> Non
         or "/{file_id}/" in path
     }
     assert by_id - followed == set()
+
+
+def test_a_tools_exactly_one_rule_admits_what_the_tool_takes() -> None:
+    # text-stats states "exactly one of text and file" as a oneOf; refusing unknown keys
+    # applies to its model, not to the branches, each of which names one field.
+    inputs = app.openapi()["components"]["schemas"]["TextStatsInputs"]
+    validator = jsonschema.Draft202012Validator(inputs)
+    assert validator.is_valid({"text": "a b", "file": None})
+    assert validator.is_valid({"file": str(uuid.uuid4())})
+    assert not validator.is_valid({"text": "a", "file": str(uuid.uuid4())})
+    assert not validator.is_valid({"txet": "a"})

@@ -88,7 +88,8 @@ def _registered_tool(body: Schema, tool_names: list[str]) -> None:
 
 def _forbid_unknown_keys(schema: Any) -> None:
     if isinstance(schema, dict):
-        if "properties" in schema:
+        # Models only: a `oneOf` branch that names a field or two must not forbid the others.
+        if schema.get("type") == "object" and "properties" in schema:
             schema.setdefault("additionalProperties", False)
         for value in schema.values():
             _forbid_unknown_keys(value)
