@@ -14,6 +14,7 @@ tell apart. `POST /tools/{name}/jobs` types them.
 
 from collections import Counter
 from collections.abc import Callable, Iterator
+from functools import cache
 from typing import Any
 
 from fastapi import FastAPI
@@ -31,6 +32,9 @@ Schema = dict[str, Any]
 def state_enforced_constraints(app: FastAPI, tools: Callable[[], dict[str, AnyTool]]) -> None:
     build = app.openapi
 
+    # Once: the document is built once and kept (FastAPI's app.openapi_schema), and the
+    # walks below need not run again for every GET of openapi.json.
+    @cache
     def openapi() -> Schema:
         document = build()
         schemas = document["components"]["schemas"]
