@@ -18,6 +18,7 @@ from app.core import log_config
 from app.core.config import settings
 from app.core.security import user_id_from_token
 from tests.support.environment import TEST_DATABASE_URL
+from tests.support.log_files import whole_lines
 from tests.support.processes import api_and_worker
 from tests.support.users import auth, make_api_key, make_user
 from tests.support.waiting import wait_until
@@ -61,9 +62,8 @@ def stack(database: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 def events(log: Path) -> list[dict[str, Any]]:
     """Every line of the log as the JSON object it must be."""
-    lines = [line for line in log.read_text().splitlines() if line.strip()]
     parsed = []
-    for line in lines:
+    for line in whole_lines(log):
         try:
             event = json.loads(line)
         except json.JSONDecodeError:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from app.worker.task_routes import TaskName
+from tests.support.log_files import whole_lines
 from tests.support.otlp_collector import ExportedSpan, running_collector
 from tests.support.paths import PROJECT_DIR
 from tests.support.processes import api_and_worker
@@ -86,7 +87,7 @@ def test_one_jobs_trace_holds_its_request_the_broker_hop_and_the_run(tmp_path: P
 
 
 def logged(log: Path, **fields: object) -> dict[str, Any]:
-    for line in log.read_text().splitlines():
+    for line in whole_lines(log):
         event: dict[str, Any] = json.loads(line) if line.startswith("{") else {}
         if all(event.get(key) == value for key, value in fields.items()):
             return event

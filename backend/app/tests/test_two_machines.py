@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.support.job_api import submit_tool_job, wait_for_end
+from tests.support.log_files import whole_lines
 from tests.support.ports import free_port
 from tests.support.processes import answers, start_api, start_worker, stop
 from tests.support.s3 import S3Server
@@ -49,7 +50,7 @@ class Machine:
 
     def job_ids_run(self) -> set[str]:
         """The jobs whose run this machine's worker logged."""
-        lines = (json.loads(line) for line in self.log.read_text().splitlines() if line)
+        lines = (json.loads(line) for line in whole_lines(self.log))
         return {
             line["job_id"]
             for line in lines
