@@ -26,9 +26,13 @@ $(GENERATOR):
 # The `tooljobs` script is the client's (client/). A venv made while the server still
 # installed it loses it when Poetry replaces the server's old install after the client's:
 # put it back then.
+# Compiled to bytecode once: where Python is told not to write it (PYTHONDONTWRITEBYTECODE),
+# each process would compile every module it imports again, which halves how fast the
+# API and the worker start (the tests start them a few hundred times).
 install: $(POETRY)
 	cd $(PROJECT) && $(POETRY) install --no-interaction --quiet
 	test -x $(BIN)/tooljobs || $(BIN)/pip install --quiet --no-deps --force-reinstall -e client
+	$(BIN)/python -m compileall -q -j 0 $(PROJECT)/.venv/lib $(PROJECT)/app client
 
 ## API on http://127.0.0.1:8000 with a worker and beat; PostgreSQL + Redis, or embedded.
 run: install

@@ -20,7 +20,9 @@ COPY backend/app/pyproject.toml backend/app/poetry.lock /app/
 # The client (tooljobs-client), a path dependency at ../../client from /app: it owns the
 # `tooljobs` command that prestart.sh and `docker compose exec backend tooljobs ...` run.
 COPY client /client
-RUN poetry install --only main --no-root --no-interaction --no-cache
+# Compiled to bytecode here: the processes run as a user who cannot write it there, and
+# would otherwise compile every module again each time they start.
+RUN poetry install --only main --no-root --no-interaction --no-cache --compile
 
 # prestart.sh lives outside /app, which the development override mounts the code over.
 COPY prestart.sh /usr/local/bin/prestart.sh
