@@ -113,11 +113,23 @@ def test_a_file_input_must_exist_and_be_the_submitters(
     client: TestClient, user_headers: dict[str, str], other_user_headers: dict[str, str]
 ) -> None:
     theirs = upload(client, other_user_headers)["id"]
+    # Unknown or someone else's, like any id: 404, and the detail names the field.
     for file_id in (theirs, str(uuid.uuid4())):
         response = submit(client, user_headers, "checksum", {"file": file_id})
-        assert response.status_code == 422
-        assert response.json()["detail"][0]["loc"] == ["body", "inputs", "file"]
-        assert response.json()["detail"][0]["type"] == "file_not_found"
+        assert response.status_code == 404
+        assert response.json()["detail"].startswith("inputs.file: no file with this id")
+    batch = client.post(
+        "/api/v1/jobs/batch",
+        headers=user_headers,
+        json={
+            "jobs": [
+                {"tool": "echo", "inputs": {"message": "hi"}},
+                {"tool": "checksum", "inputs": {"file": theirs}},
+            ]
+        },
+    )
+    assert batch.status_code == 404
+    assert batch.json()["detail"].startswith("jobs.1.inputs.file: ")
     not_an_id = submit(client, user_headers, "checksum", {"file": "notes.txt"})
     assert not_an_id.status_code == 422
 

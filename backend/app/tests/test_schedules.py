@@ -75,10 +75,10 @@ def test_create_read_update_delete(client: TestClient, user_headers: dict[str, s
         ({"timezone": "Mars/Olympus"}, ["body", "timezone"]),
         ({"interval_seconds": 0, "cron": None}, ["body", "interval_seconds"]),
         ({"interval_seconds": 60}, ["body"]),
-        (
-            {"start_at": "2030-01-02T00:00:00Z", "end_at": "2030-01-01T00:00:00Z"},
-            ["body", "end_at"],
-        ),
+        ({"interval_seconds": True, "cron": None}, ["body", "interval_seconds"]),
+        ({"enabled": 0}, ["body", "enabled"]),
+        ({"start_at": 1700000000}, ["body", "start_at"]),
+        ({"timezone": "UTC", "colour": "red"}, ["body", "colour"]),
     ],
 )
 def test_bad_schedules_are_422_naming_the_field(
@@ -87,6 +87,44 @@ def test_bad_schedules_are_422_naming_the_field(
     response = create(client, user_headers, **body)
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == location
+
+
+def test_a_window_without_slots_is_kept_and_never_runs(
+    client: TestClient, user_headers: dict[str, str]
+) -> None:
+    # As a window that ended: what JSON Schema cannot compare is not refused.
+    response = create(
+        client, user_headers, start_at="2030-01-02T00:00:00Z", end_at="2030-01-01T00:00:00Z"
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["next_run_at"] is None
+
+
+def test_a_change_of_inputs_names_their_tool_and_is_checked_against_it(
+    client: TestClient, user_headers: dict[str, str]
+) -> None:
+    url = f"/api/v1/schedules/{create(client, user_headers).json()['id']}"
+    alone = client.patch(url, headers=user_headers, json={"inputs": {"message": "again"}})
+    assert alone.status_code == 422
+    assert alone.json()["detail"][0]["loc"] == ["body"]
+    wrong = client.patch(url, headers=user_headers, json={"tool": "sleep", "inputs": {"x": 1}})
+    assert wrong.status_code == 422
+    assert ["body", "inputs", "seconds"] in [error["loc"] for error in wrong.json()["detail"]]
+    changed = client.patch(
+        url, headers=user_headers, json={"tool": "sleep", "inputs": {"seconds": 0.1}}
+    )
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["tool"], changed.json()["inputs"]["seconds"]) == ("sleep", 0.1)
+
+
+def test_a_change_that_leaves_no_timing_conflicts(
+    client: TestClient, user_headers: dict[str, str]
+) -> None:
+    url = f"/api/v1/schedules/{create(client, user_headers).json()['id']}"
+    assert client.patch(url, headers=user_headers, json={"cron": None}).status_code == 409
+    assert (
+        client.patch(url, headers=user_headers, json={"interval_seconds": None}).status_code == 200
+    )
 
 
 def test_schedules_are_owner_scoped(
@@ -232,7 +270,9 @@ def test_times_without_a_zone_are_422(
     assert message in response.json()["detail"][0]["msg"]
 
 
-@pytest.mark.parametrize("field", ["timezone", "name", "enabled", "overlap", "inputs", "labels"])
+@pytest.mark.parametrize(
+    "field", ["timezone", "name", "enabled", "overlap", "tool", "inputs", "labels"]
+)
 def test_patching_a_required_field_to_null_is_422(
     client: TestClient, user_headers: dict[str, str], field: str
 ) -> None:

@@ -22,6 +22,7 @@ from app.services.errors import (
     ServiceError,
     TooLarge,
     Unavailable,
+    UnknownReference,
 )
 from app.worker.redis_db.connection import RedisUnavailable
 
@@ -33,6 +34,7 @@ STATUS_CODES: dict[type[ServiceError], int] = {
     Gone: 410,
     TooLarge: 413,
     InvalidInput: 422,
+    UnknownReference: 404,
     RateLimited: 429,
     Unavailable: 503,
 }
@@ -54,6 +56,12 @@ def add_error_handlers(app: FastAPI) -> None:
 
 def service_error(request: Request, error: ServiceError) -> JSONResponse:
     status_code = next(STATUS_CODES[kind] for kind in type(error).__mro__ if kind in STATUS_CODES)
+    if isinstance(error, UnknownReference):
+        # A 404's detail is text, for every 404; it names the fields.
+        detail = "; ".join(
+            f"{'.'.join(map(str, failure.path))}: {_message(failure)}" for failure in error.errors
+        )
+        return JSONResponse(status_code=status_code, content={"detail": detail})
     if isinstance(error, InvalidInput):
         # FastAPI's own shape, so that clients parse one format for every 422.
         return JSONResponse(
@@ -69,12 +77,16 @@ def service_error(request: Request, error: ServiceError) -> JSONResponse:
 def _field_error(request: Request, failure: FieldError) -> dict[str, object]:
     # A field the client sent in the query string is located there; any other in the body.
     sent_in_query = bool(failure.path) and str(failure.path[0]) in request.query_params
-    hint = HINTS.get(failure.type)
     return {
         "loc": ["query" if sent_in_query else "body", *failure.path],
-        "msg": failure.message if hint is None else f"{failure.message}; {hint}",
+        "msg": _message(failure),
         "type": failure.type,
     }
+
+
+def _message(failure: FieldError) -> str:
+    hint = HINTS.get(failure.type)
+    return failure.message if hint is None else f"{failure.message}; {hint}"
 
 
 def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:

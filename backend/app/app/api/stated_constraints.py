@@ -5,26 +5,29 @@ the OpenAPI document so that clients, generated SDKs and fuzzers know them:
   query), in values and in the keys of free-form objects;
 - a tool's inputs refuse unknown keys at any depth (app.tools.inputs), unless the tool's
   inputs model sets `extra` itself;
-- `tool` names a registered tool.
-
-`POST /jobs` states no more of `inputs` than an object: a `oneOf` of each tool's inputs
-is exact, but generated clients turn it into a union of numbered types that nobody can
-tell apart. `POST /tools/{name}/jobs` types them.
+- `tool` names a registered tool, and selects the schema of `inputs`: a body that names
+  a tool and carries its inputs (`POST /jobs`, `/jobs/batch`, `/schedules`) is one of a
+  body per tool (`JobCreate-echo`, ...), told apart by `tool`, each a named component so
+  that generated clients give each a class of its own;
+- a time zone is one of the IANA zones (a pattern, shared as the `TimeZone` component).
 """
 
+import copy
 from collections import Counter
 from collections.abc import Callable, Iterator
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from app.api.routing import tool_submit_operation_id
+from app.schemas.schedule import TIME_ZONE_PATTERN
 from app.tools.base import AnyTool
 
 NUL_FREE = r"^[^\x00]*$"
 # The request bodies that name a tool and carry its inputs.
-BODIES_NAMING_A_TOOL = ("JobCreate", "JobBatchItem", "ScheduleCreate")
+BODIES_NAMING_A_TOOL = ("JobCreate", "JobBatchItem", "ScheduleCreate", "ScheduleUpdate")
 
 Schema = dict[str, Any]
 
@@ -38,18 +41,38 @@ def state_enforced_constraints(app: FastAPI, tools: Callable[[], dict[str, AnyTo
     def openapi() -> Schema:
         document = build()
         schemas = document["components"]["schemas"]
-        tool_names = _tools_with_typed_inputs(document, tools())
+        inputs_by_tool = _typed_inputs(document, tools())
         for body in BODIES_NAMING_A_TOOL:
-            _registered_tool(schemas[body], tool_names)
+            _one_body_per_tool(schemas, body, inputs_by_tool)
         for name in _request_components(document):
             _nul_free(schemas[name])
         for operation in _operations(document):
             for parameter in operation.get("parameters", []):
                 _nul_free(parameter["schema"])
         _unique_titles(schemas)
+        _time_zones_shared(schemas)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _time_zones_shared(schemas: Schema) -> None:
+    """The zones' pattern (9 kB) once, as the `TimeZone` component, not in every body
+    that has a `timezone`."""
+
+    def refer(schema: Any) -> None:
+        if isinstance(schema, dict):
+            if schema.get("pattern") == TIME_ZONE_PATTERN:
+                del schema["pattern"]
+                schema["$ref"] = "#/components/schemas/TimeZone"
+            for value in schema.values():
+                refer(value)
+        elif isinstance(schema, list):
+            for value in schema:
+                refer(value)
+
+    refer(schemas)
+    schemas["TimeZone"] = {"title": "TimeZone", "type": "string", "pattern": TIME_ZONE_PATTERN}
 
 
 def _unique_titles(schemas: Schema) -> None:
@@ -68,26 +91,72 @@ def _operations(document: Schema) -> Iterator[Schema]:
         yield from item.values()
 
 
-def _tools_with_typed_inputs(document: Schema, tools: dict[str, AnyTool]) -> list[str]:
-    """The tools whose own submit route types their inputs, which refuse unknown keys
-    there where the tool refuses them."""
+class ToolInputs(NamedTuple):
+    schema: Schema
+    # Whether a body must carry them: no inputs at all is `{}`, which some tools refuse.
+    required: bool
+
+
+def _typed_inputs(document: Schema, tools: dict[str, AnyTool]) -> dict[str, ToolInputs]:
+    """The schema of each tool's inputs, as its own submit route types them, refusing
+    unknown keys there where the tool refuses them."""
     schemas = document["components"]["schemas"]
     submits = {operation["operationId"]: operation for operation in _operations(document)}
-    found = []
-    for name, tool in tools.items():
+    found = {}
+    for name, tool in sorted(tools.items()):
         operation = submits.get(tool_submit_operation_id(name))
         if operation is None:
             continue  # a tool that failed its checks has no route
         body = _resolve(document, operation["requestBody"]["content"]["application/json"]["schema"])
+        inputs = body["properties"]["inputs"]
         if "extra" not in tool.inputs_model.model_config:
-            for component in _referenced(document, body["properties"]["inputs"]):
+            for component in _referenced(document, inputs):
                 _forbid_unknown_keys(schemas[component])
-        found.append(name)
-    return sorted(found)
+        try:
+            tool.inputs_model.model_validate({})
+        except ValidationError:
+            found[name] = ToolInputs(inputs, required=True)
+        else:
+            found[name] = ToolInputs(inputs, required=False)
+    return found
 
 
-def _registered_tool(body: Schema, tool_names: list[str]) -> None:
-    body["properties"]["tool"]["enum"] = tool_names
+def _one_body_per_tool(schemas: Schema, body: str, inputs_by_tool: dict[str, ToolInputs]) -> None:
+    """`body` becomes one of a copy per tool, whose `tool` is that tool's name and whose
+    `inputs` are that tool's; where `tool` may be left out (a change of a schedule), also
+    of a copy without either."""
+    if not inputs_by_tool:
+        return  # no tool: `oneOf` takes at least one schema
+    generic = schemas.pop(body)
+    generic.pop("dependentRequired", None)
+    title = generic["title"]
+    # Without a discriminator where a variant has no `tool`: OpenAPI's needs it in each.
+    discriminated = "tool" in generic.get("required", [])
+    variants = {}
+    for tool, inputs in inputs_by_tool.items():
+        variant = copy.deepcopy(generic)
+        variant["properties"]["tool"] = {"type": "string", "const": tool, "title": "Tool"}
+        variant["properties"]["inputs"] = copy.deepcopy(inputs.schema)
+        required = ["tool", "inputs"] if inputs.required or not discriminated else ["tool"]
+        variant["required"] = list(dict.fromkeys([*variant.get("required", []), *required]))
+        variants[tool] = variant
+    if not discriminated:
+        same_tool = copy.deepcopy(generic)
+        del same_tool["properties"]["tool"], same_tool["properties"]["inputs"]
+        variants["same-tool"] = same_tool
+    references = {}
+    for name, variant in variants.items():
+        variant["title"] = f"{title}-{name}"
+        schemas[variant["title"]] = variant
+        references[name] = f"#/components/schemas/{variant['title']}"
+    one_of: Schema = {
+        "title": title,
+        "description": generic.get("description", ""),
+        "oneOf": [{"$ref": reference} for reference in references.values()],
+    }
+    if discriminated:
+        one_of["discriminator"] = {"propertyName": "tool", "mapping": references}
+    schemas[body] = one_of
 
 
 def _forbid_unknown_keys(schema: Any) -> None:
@@ -116,8 +185,9 @@ def _nul_free(schema: Any) -> None:
         # stating NUL-free text at every depth takes, breaks generated clients.)
         if schema.get("type") == "object" and "properties" not in schema:
             schema.setdefault("propertyNames", {}).setdefault("pattern", NUL_FREE)
-        for value in schema.values():
-            _nul_free(value)
+        for key, value in schema.items():
+            if key != "not":  # what must not match is not text a client sends
+                _nul_free(value)
     elif isinstance(schema, list):
         for value in schema:
             _nul_free(value)

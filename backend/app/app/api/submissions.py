@@ -10,12 +10,19 @@ from app.api.responses import Responses, error
 from app.core.config import settings
 from app.schemas.job import IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_KEY_PATTERN, JobRead
 
+# A file id in the inputs is an id like any other: unknown or someone else's is a 404.
+UNKNOWN_FILE = error(
+    "An input names a file that does not exist or is not yours (the detail names the "
+    "field): upload it with POST /files first."
+)
+
 SUBMIT_RESPONSES: Responses = {
     200: {
         "description": "The Idempotency-Key replayed an earlier submission: its job.",
         **JOB_LINKS,
     },
     202: JOB_LINKS,
+    404: UNKNOWN_FILE,
     409: error("The Idempotency-Key was used for a different request."),
     422: {"description": "Unknown tool, or inputs that fail the tool's model (see `loc`)."},
     429: error(

@@ -3,8 +3,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.schemas.request_body import RequestBody
 
-class ApiKeyCreate(BaseModel):
+
+class ApiKeyCreate(RequestBody):
     name: str = Field(
         min_length=1, max_length=100, description="What the key is for, e.g. the script using it."
     )

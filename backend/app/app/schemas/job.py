@@ -1,3 +1,4 @@
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated
@@ -6,6 +7,7 @@ from pydantic import (
     AfterValidator,
     AnyHttpUrl,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -13,6 +15,7 @@ from pydantic import (
 )
 
 from app.models.job import JobError, JobState
+from app.schemas.request_body import JSON_INTEGER, RequestBody
 
 
 def in_utc(moment: datetime) -> datetime:
@@ -26,10 +29,22 @@ def in_utc(moment: datetime) -> datetime:
         raise ValueError("out of range once in UTC") from None
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(in_utc)]
+def date_time_text(value: object) -> object:
+    """Only RFC 3339 text, as `format: date-time` says: pydantic's lax mode would also
+    read a number, or a number written as text, as seconds since 1970."""
+    if isinstance(value, datetime) or (
+        isinstance(value, str) and re.match(r"[0-9]{4}-", value) is not None
+    ):
+        return value
+    raise ValueError("not an RFC 3339 date-time, such as 2026-12-03T10:00:00Z")
+
+
+UtcDatetime = Annotated[datetime, BeforeValidator(date_time_text), AfterValidator(in_utc)]
 
 Priority = Annotated[
-    int, Field(ge=0, le=9, description="0 (lowest) to 9 (most urgent); default 5.")
+    int,
+    Field(ge=0, le=9, description="0 (lowest) to 9 (most urgent); default 5."),
+    JSON_INTEGER,
 ]
 LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=63)]
 LabelValue = Annotated[str, StringConstraints(max_length=255)]
@@ -39,7 +54,7 @@ Labels = Annotated[
 ]
 
 
-class JobOptions(BaseModel):
+class JobOptions(RequestBody):
     """What a submitter may set besides the tool and its inputs."""
 
     priority: Priority = 5
@@ -82,7 +97,7 @@ class JobBatchItem(JobCreate):
     )
 
 
-class JobBatchCreate(BaseModel):
+class JobBatchCreate(RequestBody):
     jobs: list[JobBatchItem] = Field(min_length=1, max_length=MAX_BATCH_JOBS)
 
 

@@ -15,6 +15,20 @@ from app.schemas.job import Labels, Priority
 OGC_REL = "http://www.opengis.net/def/rel/ogc/1.0"
 OGC_CONFORMANCE = "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf"
 
+# An RFC 3339 instant as the job list's `datetime` takes it: days each month has (the
+# 29th of February left out), years 1000 to 8999 (any offset stays a year Python has).
+_DAY = (
+    "(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    "|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    "|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)
+_INSTANT = (
+    rf"[1-8][0-9]{{3}}-{_DAY}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{{1,6}})?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+)
+# An instant, or an interval whose either end may be open (`..`).
+INTERVAL_PATTERN = rf"^(?:{_INSTANT}|(?:{_INSTANT}|\.\.)/(?:{_INSTANT}|\.\.))$"
+
 
 class Link(BaseModel):
     href: str
@@ -126,6 +140,10 @@ class StatusCode(enum.StrEnum):
     successful = "successful"
     failed = "failed"
     dismissed = "dismissed"
+
+
+# The job list's `status`: statuses, comma-separated.
+STATUS_LIST_PATTERN = rf"^(?:{'|'.join(StatusCode)})(?:,(?:{'|'.join(StatusCode)}))*$"
 
 
 class StatusInfo(BaseModel):

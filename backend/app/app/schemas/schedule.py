@@ -5,10 +5,20 @@ from typing import Annotated, Self
 from zoneinfo import available_timezones
 
 from croniter import croniter
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from app.models.schedule import Overlap
-from app.schemas.job import Labels, Priority, in_utc
+from app.schemas.job import Labels, Priority, date_time_text, in_utc
+from app.schemas.request_body import JSON_INTEGER, JsonBool, RequestBody
 
 
 def _names(*names: str) -> str:
@@ -43,6 +53,14 @@ CRON_PATTERN = (
     + "$"
 )
 TIME_ZONES = frozenset(available_timezones())
+# The zones as one alternation, for clients (a shared component of the OpenAPI document,
+# app.api.stated_constraints; not an enum: some names differ only in signs, GMT+0 and
+# GMT-0, which generated clients turn into one member name and then fail on).
+TIME_ZONE_PATTERN = (
+    "^(?:"
+    + "|".join(re.sub(r"([.+*?()|\[\]{}^$\\])", r"\\\1", zone) for zone in sorted(TIME_ZONES))
+    + ")$"
+)
 
 
 def _five_field_cron(value: str) -> str:
@@ -72,18 +90,17 @@ TimeZone = Annotated[
     str,
     Field(
         max_length=64,
-        # Not an enum of the zones: some names differ only in signs (GMT+0, GMT-0, GMT0),
-        # which generated clients turn into one member name and then fail on.
         description="An IANA time zone, such as `Europe/Berlin`.",
+        json_schema_extra={"pattern": TIME_ZONE_PATTERN},
     ),
     AfterValidator(_iana_timezone),
 ]
 # A zone is required (a schedule's window is not guessed); stored in UTC.
-UtcAwareDatetime = Annotated[AwareDatetime, AfterValidator(in_utc)]
-IntervalSeconds = Annotated[int, Field(ge=1, le=366 * 24 * 3600)]
+UtcAwareDatetime = Annotated[AwareDatetime, BeforeValidator(date_time_text), AfterValidator(in_utc)]
+IntervalSeconds = Annotated[int, Field(ge=1, le=366 * 24 * 3600), JSON_INTEGER]
 
 
-class ScheduleTiming(BaseModel):
+class ScheduleTiming(RequestBody):
     cron: Cron | None = Field(default=None, description="5 fields, read in `timezone`.")
     timezone: TimeZone = "UTC"
     interval_seconds: IntervalSeconds | None = None
@@ -113,7 +130,7 @@ class ScheduleCreate(ScheduleTiming):
     inputs: dict[str, object] = Field(default_factory=dict)
     priority: Priority = 5
     labels: Labels = Field(default_factory=dict)
-    enabled: bool = True
+    enabled: JsonBool = True
     overlap: Overlap = Field(
         default=Overlap.skip,
         description="`skip` a slot while this schedule's last job is queued or running.",
@@ -130,20 +147,38 @@ class ScheduleCreate(ScheduleTiming):
 NULLABLE_ON_UPDATE = frozenset({"start_at", "end_at", "cron", "interval_seconds"})
 
 
-class ScheduleUpdate(BaseModel):
-    """Only the fields given change; `cron` and `interval_seconds` replace each other."""
+# What a field that PATCH may leave out but not set to null is typed as: None in Python
+# for "not given", and no null in the JSON Schema.
+Absent = SkipJsonSchema[None]
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    inputs: dict[str, object] | None = None
-    priority: Priority | None = None
-    labels: Labels | None = None
+
+class ScheduleUpdate(RequestBody):
+    """Only the fields given change; `cron` and `interval_seconds` replace each other;
+    `tool` and `inputs` change together, so that inputs are always checked against the
+    tool they are for."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "dependentRequired": {"tool": ["inputs"], "inputs": ["tool"]},
+            "not": {
+                "required": ["cron", "interval_seconds"],
+                "properties": {"cron": {"type": "string"}, "interval_seconds": {"type": "integer"}},
+            },
+        }
+    )
+
+    name: Annotated[str, Field(min_length=1, max_length=200)] | Absent = None
+    tool: Annotated[str, Field(min_length=1, max_length=100)] | Absent = None
+    inputs: dict[str, object] | Absent = None
+    priority: Priority | Absent = None
+    labels: Labels | Absent = None
     cron: Cron | None = None
-    timezone: TimeZone | None = None
+    timezone: TimeZone | Absent = None
     interval_seconds: IntervalSeconds | None = None
     start_at: UtcAwareDatetime | None = None
     end_at: UtcAwareDatetime | None = None
-    enabled: bool | None = None
-    overlap: Overlap | None = None
+    enabled: JsonBool | Absent = None
+    overlap: Overlap | Absent = None
 
     @model_validator(mode="after")
     def _at_most_one_timing(self) -> Self:
@@ -156,6 +191,8 @@ class ScheduleUpdate(BaseModel):
         ]
         if nulls:
             raise ValueError(f"{', '.join(nulls)} cannot be null")
+        if ("tool" in self.model_fields_set) != ("inputs" in self.model_fields_set):
+            raise ValueError("give `tool` and `inputs` together")
         return self
 
 

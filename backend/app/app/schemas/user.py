@@ -4,20 +4,20 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from app.schemas.request_body import JSON_INTEGER, JsonBool, RequestBody
+
 # A per-user quota: null follows the setting, 0 is no limit. Bounded by what the column holds.
-QuotaOverride = Annotated[int | None, Field(ge=0, le=2**31 - 1)]
+QuotaOverride = Annotated[int, Field(ge=0, le=2**31 - 1), JSON_INTEGER] | None
 
 
-class UserCreate(BaseModel):
+class UserCreate(RequestBody):
     email: EmailStr
     password: str = Field(min_length=8, max_length=128)
-    is_superuser: bool = False
+    is_superuser: JsonBool = False
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(RequestBody):
     """What a superuser may change of a user; only the fields given change."""
-
-    model_config = ConfigDict(extra="forbid")
 
     max_queued_jobs: QuotaOverride = Field(
         default=None,

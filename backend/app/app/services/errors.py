@@ -60,3 +60,8 @@ class InvalidInput(ServiceError):
     @classmethod
     def at(cls, path: FieldPath, message: str, error_type: str) -> "InvalidInput":
         return cls([FieldError(path, message, error_type)])
+
+
+class UnknownReference(InvalidInput):
+    """Inputs that name an object (an upload) the caller cannot see: unknown, as any
+    other id of an unknown or someone else's object, but said of the field naming it."""

@@ -10,7 +10,7 @@ from app.core import outbound
 from app.crud import file as file_crud
 from app.models.job import Job
 from app.schemas.job import JobOptions
-from app.services.errors import FieldError, FieldPath, InvalidInput
+from app.services.errors import FieldError, FieldPath, InvalidInput, UnknownReference
 from app.tools.base import AnyTool
 from app.tools.files import file_refs
 from app.tools.inputs import validate_inputs
@@ -83,7 +83,7 @@ def _check_file_refs(session: Session, owner_id: uuid.UUID, inputs: BaseModel) -
         if file_id not in owned
     ]
     if missing:
-        raise InvalidInput(missing)
+        raise UnknownReference(missing)
 
 
 def allowed_callback_url(url: str, path: FieldPath) -> str:

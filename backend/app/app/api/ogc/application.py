@@ -66,18 +66,18 @@ def as_openapi_30(value: Any) -> Any:
         return [as_openapi_30(item) for item in value]
     if not isinstance(value, dict):
         return value
-    converted = {key: as_openapi_30(item) for key, item in value.items()}
-    branches = converted.get("anyOf")
+    # The null branch is found before the branches are converted, which would make it
+    # `{"nullable": true}`: a schema that takes anything.
+    branches = value.get("anyOf")
     if isinstance(branches, list) and {"type": "null"} in branches:
         rest = [branch for branch in branches if branch != {"type": "null"}]
-        del converted["anyOf"]
-        converted["nullable"] = True
+        value = {key: item for key, item in value.items() if key != "anyOf"}
+        value["nullable"] = True
         if len(rest) == 1:
-            converted = (
-                {**rest[0], **converted} if "$ref" not in rest[0] else {"allOf": rest, **converted}
-            )
+            value = {**rest[0], **value} if "$ref" not in rest[0] else {"allOf": rest, **value}
         else:
-            converted["anyOf"] = rest
+            value["anyOf"] = rest
+    converted = {key: as_openapi_30(item) for key, item in value.items()}
     if converted.get("type") == "null":
         del converted["type"]
         converted["nullable"] = True

@@ -13,8 +13,10 @@ from app.core.config import settings
 from app.db.session import SessionLocal
 from app.schemas.job import CURSOR_PATTERN, JobRead
 from app.schemas.ogc import (
+    INTERVAL_PATTERN,
     OGC_CONFORMANCE,
     OGC_REL,
+    STATUS_LIST_PATTERN,
     Conformance,
     ExecuteRequest,
     JobList,
@@ -179,8 +181,10 @@ def list_jobs(
     session: SessionDep,
     principal: CurrentPrincipal,
     processID: Annotated[str | None, Query(max_length=2000)] = None,  # noqa: N803
-    status: Annotated[str | None, Query(max_length=200)] = None,
-    datetime_: Annotated[str | None, Query(alias="datetime", max_length=100)] = None,
+    status: Annotated[str | None, Query(max_length=200, pattern=STATUS_LIST_PATTERN)] = None,
+    datetime_: Annotated[
+        str | None, Query(alias="datetime", max_length=100, pattern=INTERVAL_PATTERN)
+    ] = None,
     minDuration: Annotated[int | None, Query(ge=0)] = None,  # noqa: N803
     maxDuration: Annotated[int | None, Query(ge=0)] = None,  # noqa: N803
     type: Annotated[str | None, Query(max_length=100)] = None,

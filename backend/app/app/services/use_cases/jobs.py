@@ -16,7 +16,15 @@ from app.models.job import Job, JobState
 from app.schemas.job import CURSOR_PATTERN, JobBatchItem, JobFilters, JobOptions, JobPage, JobRead
 from app.schemas.user import Principal
 from app.services import process_cache, quotas
-from app.services.errors import Conflict, FieldError, Gone, InvalidInput, NotFound, Unavailable
+from app.services.errors import (
+    Conflict,
+    FieldError,
+    Gone,
+    InvalidInput,
+    NotFound,
+    Unavailable,
+    UnknownReference,
+)
 from app.services.job_lifecycle import forget_job, mirror_job, send_job, send_new_jobs
 from app.services.new_jobs import new_job
 from app.worker.redis_db import jobs as hot_jobs
@@ -99,6 +107,8 @@ def submit_jobs(
 def _new_jobs(session: Session, owner: Principal, items: Sequence[JobBatchItem]) -> list[Job]:
     jobs: list[Job] = []
     errors: list[FieldError] = []
+    # Unknown files only make the batch a reference to something unknown, as for one job.
+    refusal: type[InvalidInput] = UnknownReference
     first_with_key: dict[str, int] = {}
     for index, item in enumerate(items):
         try:
@@ -107,6 +117,8 @@ def _new_jobs(session: Session, owner: Principal, items: Sequence[JobBatchItem])
             errors += [
                 FieldError(("jobs", index, *e.path), e.message, e.type) for e in invalid.errors
             ]
+            if not isinstance(invalid, UnknownReference):
+                refusal = InvalidInput
             continue
         if item.idempotency_key is not None:
             first = first_with_key.setdefault(item.idempotency_key, index)
@@ -118,10 +130,11 @@ def _new_jobs(session: Session, owner: Principal, items: Sequence[JobBatchItem])
                         "duplicate_idempotency_key",
                     )
                 )
+                refusal = InvalidInput
         job.idempotency_key = item.idempotency_key
         jobs.append(job)
     if errors:
-        raise InvalidInput(errors)
+        raise refusal(errors)
     return jobs
 
 

@@ -10,7 +10,7 @@ from app.models.schedule import Schedule
 from app.schemas.job import JobOptions, JobRead
 from app.schemas.schedule import ScheduleCreate, ScheduleRead, ScheduleUpdate
 from app.schemas.user import Principal
-from app.services.errors import InvalidInput, NotFound
+from app.services.errors import Conflict, NotFound
 from app.services.new_jobs import tool_or_invalid, valid_inputs_or_invalid
 from app.services.schedule_times import next_run_after
 from app.services.use_cases.jobs import submit_job
@@ -27,7 +27,6 @@ def create_schedule(session: Session, owner: Principal, new: ScheduleCreate) -> 
         created_at=now,
         updated_at=now,
     )
-    _check_window(schedule)
     schedule.next_run_at = next_run_after(schedule, now)
     schedule_crud.create_schedule(session, schedule)
     session.commit()
@@ -52,7 +51,7 @@ def update_schedule(
     schedule = _owned_schedule(session, principal, schedule_id)
     given = changes.model_dump(exclude_unset=True)
     if "inputs" in given:
-        tool = tool_or_invalid(schedule.tool)
+        tool = tool_or_invalid(given["tool"])
         given["inputs"] = valid_inputs_or_invalid(tool, given["inputs"]).model_dump(mode="json")
     if given.get("cron") is not None:
         given["interval_seconds"] = None
@@ -61,8 +60,7 @@ def update_schedule(
     for name, value in given.items():
         setattr(schedule, name, value)
     if schedule.cron is None and schedule.interval_seconds is None:
-        raise InvalidInput.at((), "give `cron` or `interval_seconds`", "missing_timing")
-    _check_window(schedule)
+        raise Conflict("the schedule would have neither `cron` nor `interval_seconds`")
     schedule.next_run_at = next_run_after(schedule, utcnow())
     schedule.updated_at = utcnow()
     session.commit()
@@ -93,8 +91,3 @@ def _owned_schedule(session: Session, principal: Principal, schedule_id: uuid.UU
     if schedule is None or not principal.may_see(schedule.owner_id):
         raise NotFound("schedule not found")
     return schedule
-
-
-def _check_window(schedule: Schedule) -> None:
-    if schedule.start_at and schedule.end_at and schedule.end_at <= schedule.start_at:
-        raise InvalidInput.at(("end_at",), "must be after start_at", "invalid_window")

@@ -12,7 +12,7 @@ from app.api.downloads import download_response, download_responses
 from app.api.links import ARTIFACT_LINKS, FIRST_JOB_LINKS
 from app.api.responses import Responses, error, not_found
 from app.api.routing import ApiRoute
-from app.api.submissions import SUBMIT_RESPONSES, IdempotencyKey, accepted
+from app.api.submissions import SUBMIT_RESPONSES, UNKNOWN_FILE, IdempotencyKey, accepted
 from app.db.session import SessionLocal
 from app.schemas.file import ArtifactRead
 from app.schemas.job import (
@@ -72,6 +72,7 @@ def submit_job(
     response_model=JobBatchAccepted,
     responses={
         202: FIRST_JOB_LINKS,
+        404: UNKNOWN_FILE,
         409: error("An item's idempotency_key was used for a different request."),
         422: {"description": "An invalid item; `loc` names its index and field."},
         429: SUBMIT_RESPONSES[429],

@@ -7,7 +7,7 @@ from app.api.deps import CurrentPrincipal, Offset, SessionDep
 from app.api.links import JOB_LINKS, SCHEDULE_LINKS
 from app.api.responses import Responses, error, not_found
 from app.api.routing import ApiRoute
-from app.api.submissions import accepted
+from app.api.submissions import UNKNOWN_FILE, accepted
 from app.schemas.job import JobRead
 from app.schemas.schedule import ScheduleCreate, ScheduleRead, ScheduleUpdate
 from app.services.use_cases import rate_limits
@@ -16,7 +16,7 @@ from app.services.use_cases import schedules as schedule_service
 router = APIRouter(prefix="/schedules", tags=["schedules"], route_class=ApiRoute)
 
 NOT_FOUND = not_found("No such schedule, or not yours.")
-INVALID: Responses = {422: {"description": "Unknown tool, bad inputs, cron, time zone or window."}}
+INVALID: Responses = {422: {"description": "Unknown tool, or inputs, cron or time zone invalid."}}
 
 
 @router.post(
@@ -26,7 +26,7 @@ INVALID: Responses = {422: {"description": "Unknown tool, bad inputs, cron, time
     description="Run `tool` with `inputs` on a 5-field `cron` (in `timezone`) or every "
     "`interval_seconds`, between `start_at` and `end_at`. After downtime a schedule runs "
     "once for the slots it missed.",
-    responses={201: SCHEDULE_LINKS, **INVALID},
+    responses={201: SCHEDULE_LINKS, 404: UNKNOWN_FILE, **INVALID},
 )
 def create_schedule(
     session: SessionDep, principal: CurrentPrincipal, body: ScheduleCreate
@@ -59,8 +59,13 @@ def read_schedule(
 @router.patch(
     "/{schedule_id}",
     summary="Change a schedule",
-    description="Only the fields given change; the next run is computed again.",
-    responses={**NOT_FOUND, **INVALID},
+    description="Only the fields given change; the next run is computed again. `tool` "
+    "and `inputs` change together.",
+    responses={
+        404: error("No such schedule, or not yours; or an input names a file that is not."),
+        409: error("The change leaves the schedule neither `cron` nor `interval_seconds`."),
+        **INVALID,
+    },
 )
 def update_schedule(
     session: SessionDep, principal: CurrentPrincipal, schedule_id: uuid.UUID, body: ScheduleUpdate
