@@ -85,10 +85,6 @@ def test_one_bad_item_is_a_422_naming_its_index_and_nothing_is_queued(
             ["body", "jobs", 1, "inputs", "mesage"],
         ),
         ({"jobs": [echo("x", idempotency_key="a\nb")]}, ["body", "jobs", 0, "idempotency_key"]),
-        (
-            {"jobs": [echo("x", idempotency_key="k"), echo("y", idempotency_key="k")]},
-            ["body", "jobs", 1, "idempotency_key"],
-        ),
     ],
 )
 def test_malformed_batches_name_the_field(
@@ -136,6 +132,29 @@ def test_an_item_key_used_for_another_request_is_a_409_naming_the_item(
     assert response.status_code == 409
     assert response.json()["detail"].startswith("jobs[1]: ")
     assert job_count() == 1
+
+
+def test_a_key_twice_in_one_batch_is_one_job_or_a_409_for_two_requests(
+    client: TestClient, user_headers: dict[str, str]
+) -> None:
+    # As the same key sent twice with POST /jobs.
+    same = client.post(
+        BATCH,
+        headers=user_headers,
+        json={"jobs": [echo("a", idempotency_key="k"), echo("b"), echo("a", idempotency_key="k")]},
+    )
+    assert same.status_code == 202, same.text
+    ids = same.json()["ids"]
+    assert ids[0] == ids[2] != ids[1]
+    assert job_count() == 2
+    other = client.post(
+        BATCH,
+        headers=user_headers,
+        json={"jobs": [echo("c", idempotency_key="j"), echo("d", idempotency_key="j")]},
+    )
+    assert other.status_code == 409
+    assert other.json()["detail"].startswith("jobs[1]: ")
+    assert job_count() == 2
 
 
 def test_another_users_batch_cannot_read_the_jobs(

@@ -20,7 +20,11 @@ from tests.support.users import auth, make_api_key, make_user
 # examples per operation, valid and invalid ones, from the schema's own examples, its
 # boundaries (coverage) and generation, the same ones every run so that a failure
 # reproduces. No stateful phase here: TestLinkedCalls below.
-GENERATION = {"max-examples": 20, "database": "none", "deterministic": True}
+# No NUL in generated text: the API refuses it anywhere in a body, which the document
+# states for every string it types, but cannot for free-form JSON (an echo's `payload`,
+# an OGC execution's `inputs`): "no NUL at any depth" takes a schema that refers to
+# itself, which generated clients cannot read. tests/test_input_limits.py sends NULs.
+GENERATION = {"max-examples": 20, "database": "none", "deterministic": True, "allow-x00": False}
 # A tus creation, the one operation with required headers that succeeds, differs from
 # schemathesis' expectations twice. A header nobody declared is ignored, not refused: a
 # server should ignore header fields it does not know (RFC 9110, 5.1), and proxies add

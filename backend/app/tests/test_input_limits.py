@@ -159,6 +159,7 @@ def test_a_json_route_sent_nothing_is_422_missing(
         (JOBS, {**ECHO, "labels": {"k\x00": "v"}}),
         (JOBS, {"tool": "echo", "inputs": {"message": "a\x00b"}}),
         (JOBS, {"tool": "echo\x00", "inputs": {}}),
+        (JOBS, {"tool": "echo", "inputs": {"message": "m", "payload": {"a": [["\x00"]]}}}),
     ],
 )
 def test_nul_in_json_text_is_422(

@@ -109,7 +109,8 @@ def _new_jobs(session: Session, owner: Principal, items: Sequence[JobBatchItem])
     errors: list[FieldError] = []
     # Unknown files only make the batch a reference to something unknown, as for one job.
     refusal: type[InvalidInput] = UnknownReference
-    first_with_key: dict[str, int] = {}
+    conflict: Conflict | None = None
+    first_with_key: dict[str, tuple[int, Job]] = {}
     for index, item in enumerate(items):
         try:
             job = new_job(session, owner.id, item.tool, item.inputs, options=item)
@@ -121,20 +122,23 @@ def _new_jobs(session: Session, owner: Principal, items: Sequence[JobBatchItem])
                 refusal = InvalidInput
             continue
         if item.idempotency_key is not None:
-            first = first_with_key.setdefault(item.idempotency_key, index)
-            if first != index:
-                errors.append(
-                    FieldError(
-                        ("jobs", index, "idempotency_key"),
-                        f"the key of job {first} again",
-                        "duplicate_idempotency_key",
+            # A key again: the same job, as a second request with it would answer, or a
+            # conflict when it asks for another.
+            first_index, first = first_with_key.setdefault(item.idempotency_key, (index, job))
+            if first is not job:
+                if not _same_request(first, job):
+                    conflict = conflict or Conflict(
+                        f"jobs[{index}]: the idempotency_key of jobs[{first_index}], "
+                        "for a different request"
                     )
-                )
-                refusal = InvalidInput
+                jobs.append(first)
+                continue
         job.idempotency_key = item.idempotency_key
         jobs.append(job)
     if errors:
         raise refusal(errors)
+    if conflict is not None:
+        raise conflict
     return jobs
 
 
@@ -156,7 +160,8 @@ def _commit_new(
     session: Session, owner: Principal, jobs: Sequence[Job]
 ) -> tuple[dict[str | None, Job], list[Job], int]:
     earlier = _replays(session, owner, jobs)
-    created = [job for job in jobs if job.idempotency_key not in earlier]
+    # A job is in `jobs` once for each item that asked for it.
+    created = [job for job in dict.fromkeys(jobs) if job.idempotency_key not in earlier]
     queued_before = (
         quotas.admit_queued(session, owner.id, owner.max_queued_jobs, len(created))
         if created
@@ -283,12 +288,16 @@ def delete_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Non
 
 
 def _replay(earlier: Job, request: Job) -> JobRead:
+    if not _same_request(earlier, request):
+        raise Conflict("this Idempotency-Key was used for a different request")
+    return JobRead.model_validate(earlier)
+
+
+def _same_request(one: Job, other: Job) -> bool:
     def fingerprint(job: Job) -> tuple[object, ...]:
         return (job.tool, job.inputs, job.priority, job.labels, job.callback_url)
 
-    if fingerprint(earlier) != fingerprint(request):
-        raise Conflict("this Idempotency-Key was used for a different request")
-    return JobRead.model_validate(earlier)
+    return fingerprint(one) == fingerprint(other)
 
 
 def _raise_purged_or_missing(session: Session, principal: Principal, job_id: uuid.UUID) -> None:
