@@ -48,8 +48,35 @@ schemathesis.serializer.alias("application/offset+octet-stream", "application/oc
 schema = schemathesis.openapi.from_asgi(
     f"{app_settings.API_V1_STR}/openapi.json", app, config=CONFIG
 )
-# The OGC face's own document, under the same checks (it answers an invalid request 400).
-ogc_schema = schemathesis.openapi.from_asgi("/ogc/api", app, config=CONFIG)
+# The OGC face's own document, under the same checks (it answers an invalid request 400),
+# but for one rule: OGC API - Processes asks for OpenAPI 3.0, which has no
+# `propertyNames`, so the document cannot say that a label's key is 1 to 63 characters.
+OGC_CONFIG = SchemathesisConfig.from_dict(
+    {
+        "generation": GENERATION,
+        "phases": {"stateful": {"enabled": False}},
+        "operations": [
+            {
+                "include-operation-id": "ogc-execute",
+                "checks": {
+                    "positive_data_acceptance": {
+                        "expected-statuses": [
+                            "2xx",
+                            "3xx",
+                            "400",
+                            "401",
+                            "403",
+                            "404",
+                            "409",
+                            "429",
+                        ]
+                    }
+                },
+            }
+        ],
+    }
+)
+ogc_schema = schemathesis.openapi.from_asgi("/ogc/api", app, config=OGC_CONFIG)
 
 
 # Sequences of calls that follow the document's links: a submitted job's id to its

@@ -50,7 +50,11 @@ LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=63)]
 LabelValue = Annotated[str, StringConstraints(max_length=255)]
 Labels = Annotated[
     dict[LabelKey, LabelValue],
-    Field(max_length=32, description="Free key/value tags to filter jobs by."),
+    Field(
+        max_length=32,
+        description="Free key/value tags to filter jobs by: up to 32, keys of 1 to 63 "
+        "characters, values up to 255.",
+    ),
 ]
 
 
