@@ -13,7 +13,10 @@ from pydantic_core import to_json
 def validate_inputs(model: type[BaseModel], raw: object) -> BaseModel:
     """The inputs, validated as the JSON they are sent as and strictly, as their JSON
     Schema says: `false` is not the number 0, nor "5" the number 5 (pydantic's lax
-    reading). Raises pydantic's ValidationError naming each bad field."""
+    reading). Raises pydantic's ValidationError naming each bad field. An instance of
+    the model is valid already (a typed route's body): it is not validated again."""
+    if isinstance(raw, model):
+        return raw
     extra: ExtraValues | None = None if "extra" in model.model_config else "forbid"
     return model.model_validate_json(to_json(_whole_numbers(raw)), strict=True, extra=extra)
 
@@ -34,7 +37,4 @@ def strict_inputs_type(model: type[BaseModel]) -> Any:
     """The model as the type of a request body's field, refusing unknown keys like
     `validate_inputs` (its JSON Schema stays the model's)."""
 
-    def validate(raw: object) -> object:
-        return raw if isinstance(raw, model) else validate_inputs(model, raw)
-
-    return Annotated[model, BeforeValidator(validate)]
+    return Annotated[model, BeforeValidator(lambda raw: validate_inputs(model, raw))]
