@@ -60,18 +60,10 @@ def _time_zones_shared(schemas: Schema) -> None:
     """The zones' pattern (9 kB) once, as the `TimeZone` component, not in every body
     that has a `timezone`."""
 
-    def refer(schema: Any) -> None:
-        if isinstance(schema, dict):
-            if schema.get("pattern") == TIME_ZONE_PATTERN:
-                del schema["pattern"]
-                schema["$ref"] = "#/components/schemas/TimeZone"
-            for value in schema.values():
-                refer(value)
-        elif isinstance(schema, list):
-            for value in schema:
-                refer(value)
-
-    refer(schemas)
+    for schema in _schemas_in(schemas):
+        if schema.get("pattern") == TIME_ZONE_PATTERN:
+            del schema["pattern"]
+            schema["$ref"] = "#/components/schemas/TimeZone"
     schemas["TimeZone"] = {"title": "TimeZone", "type": "string", "pattern": TIME_ZONE_PATTERN}
 
 
@@ -159,38 +151,42 @@ def _one_body_per_tool(schemas: Schema, body: str, inputs_by_tool: dict[str, Too
     schemas[body] = one_of
 
 
+def _schemas_in(value: Any, *, leaving_out: str | None = None) -> Iterator[Schema]:
+    """Every object in a schema, outer ones first, each before what is inside it, so that
+    what the caller adds to one is walked too; the values under the key `leaving_out`
+    are not."""
+    if isinstance(value, dict):
+        yield value
+        for key, item in list(value.items()):
+            if key != leaving_out:
+                yield from _schemas_in(item, leaving_out=leaving_out)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _schemas_in(item, leaving_out=leaving_out)
+
+
 def _forbid_unknown_keys(schema: Any) -> None:
-    if isinstance(schema, dict):
+    for inner in _schemas_in(schema):
         # Models only: a `oneOf` branch that names a field or two must not forbid the others.
-        if schema.get("type") == "object" and "properties" in schema:
-            schema.setdefault("additionalProperties", False)
-        for value in schema.values():
-            _forbid_unknown_keys(value)
-    elif isinstance(schema, list):
-        for value in schema:
-            _forbid_unknown_keys(value)
+        if inner.get("type") == "object" and "properties" in inner:
+            inner.setdefault("additionalProperties", False)
 
 
 def _nul_free(schema: Any) -> None:
-    if isinstance(schema, dict):
-        if schema.get("type") == "string" and not {"format", "enum", "const"} & set(schema):
-            if "pattern" not in schema:
-                schema["pattern"] = NUL_FREE
-            elif schema["pattern"] != NUL_FREE and {"pattern": NUL_FREE} not in schema.get(
+    # What must `not` match is not text a client sends.
+    for inner in _schemas_in(schema, leaving_out="not"):
+        if inner.get("type") == "string" and not {"format", "enum", "const"} & set(inner):
+            if "pattern" not in inner:
+                inner["pattern"] = NUL_FREE
+            elif inner["pattern"] != NUL_FREE and {"pattern": NUL_FREE} not in inner.get(
                 "allOf", []
             ):
-                schema.setdefault("allOf", []).append({"pattern": NUL_FREE})
+                inner.setdefault("allOf", []).append({"pattern": NUL_FREE})
         # A map's keys are text too. (Free-form JSON values, such as an echo's `payload`,
         # are left as any JSON: a schema that refers to itself inside a union, which
         # stating NUL-free text at every depth takes, breaks generated clients.)
-        if schema.get("type") == "object" and "properties" not in schema:
-            schema.setdefault("propertyNames", {}).setdefault("pattern", NUL_FREE)
-        for key, value in schema.items():
-            if key != "not":  # what must not match is not text a client sends
-                _nul_free(value)
-    elif isinstance(schema, list):
-        for value in schema:
-            _nul_free(value)
+        if inner.get("type") == "object" and "properties" not in inner:
+            inner.setdefault("propertyNames", {}).setdefault("pattern", NUL_FREE)
 
 
 def _request_components(document: Schema) -> set[str]:
@@ -204,18 +200,13 @@ def _request_components(document: Schema) -> set[str]:
 
 def _referenced(document: Schema, schema: Any, seen: set[str] | None = None) -> set[str]:
     seen = set() if seen is None else seen
-    if isinstance(schema, dict):
-        reference = schema.get("$ref")
+    for inner in _schemas_in(schema):
+        reference = inner.get("$ref")
         if isinstance(reference, str) and reference.startswith("#/components/schemas/"):
             name = reference.removeprefix("#/components/schemas/")
             if name not in seen:
                 seen.add(name)
                 _referenced(document, document["components"]["schemas"][name], seen)
-        for value in schema.values():
-            _referenced(document, value, seen)
-    elif isinstance(schema, list):
-        for value in schema:
-            _referenced(document, value, seen)
     return seen
 
 
