@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,8 @@ CONTENT = os.urandom(300 * KIB)
 TUS = {"Tus-Resumable": "1.0.0"}
 OFFSET_STREAM = "application/offset+octet-stream"
 STORAGE_DIR = Path(os.environ["STORAGE_DIR"])
+# How long the API waits for a PATCH still receiving (UPLOAD_RECEIVING_WAIT_SECONDS).
+RECEIVING_WAIT_SECONDS = 5
 
 
 def started_api(env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
@@ -56,7 +59,7 @@ def started_api(env: dict[str, str] | None = None) -> tuple[subprocess.Popen[byt
 @pytest.fixture(scope="module")
 def api(database: None) -> Iterator[str]:
     """A real API process storing in the suite's STORAGE_DIR, as this process does."""
-    process, url = started_api()
+    process, url = started_api({"UPLOAD_RECEIVING_WAIT_SECONDS": str(RECEIVING_WAIT_SECONDS)})
     yield url
     stop(process)
 
@@ -102,11 +105,12 @@ def patch(
             **extra,
         },
         content=body,
+        timeout=30,
     )
 
 
 def head(url: str, headers: dict[str, str]) -> httpx.Response:
-    return httpx.head(url, headers={**headers, **TUS})
+    return httpx.head(url, headers={**headers, **TUS}, timeout=30)
 
 
 def offset_of(url: str, headers: dict[str, str]) -> int:
@@ -184,26 +188,38 @@ def test_tuspy_uploads_in_chunks_stops_resumes_and_the_file_feeds_a_tool(
     assert job["outputs"]["size"] == len(CONTENT)
 
 
-def test_a_connection_dropped_mid_body_keeps_what_arrived(
+def open_patch(api: str, headers: dict[str, str], upload_id: str, sent: bytes) -> socket.socket:
+    """A PATCH of the whole CONTENT whose client sent `sent` and holds its connection
+    open, once the server is storing those bytes."""
+    port = httpx.URL(api).port
+    assert port is not None
+    connection = socket.create_connection(("127.0.0.1", port))
+    request_head = (
+        f"PATCH /api/v1/uploads/{upload_id} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: {headers['Authorization']}\r\nTus-Resumable: 1.0.0\r\n"
+        f"Upload-Offset: 0\r\nContent-Type: {OFFSET_STREAM}\r\n"
+        f"Content-Length: {len(CONTENT)}\r\n\r\n"
+    )
+    connection.sendall(request_head.encode() + sent)
+    parts = STORAGE_DIR / "uploads" / upload_id
+    wait_until(lambda: any(p.stat().st_size for p in parts.glob(".*.partial")), timeout=30)
+    return connection
+
+
+def test_a_head_after_a_cut_answers_the_bytes_that_arrived(
     api: str, headers: dict[str, str]
 ) -> None:
     url = new_upload(api, headers)
-    upload_id = url.rsplit("/", 1)[1]
     sent = 200 * KIB
-    port = httpx.URL(api).port
-    assert port is not None
-    with socket.create_connection(("127.0.0.1", port)) as connection:
-        request_head = (
-            f"PATCH /api/v1/uploads/{upload_id} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Authorization: {headers['Authorization']}\r\nTus-Resumable: 1.0.0\r\n"
-            f"Upload-Offset: 0\r\nContent-Type: {OFFSET_STREAM}\r\n"
-            f"Content-Length: {len(CONTENT)}\r\n\r\n"
-        )
-        connection.sendall(request_head.encode() + CONTENT[:sent])
-        # Cut once the server is writing the bytes to storage, before the body is whole.
-        parts = STORAGE_DIR / "uploads" / upload_id
-        wait_until(lambda: any(p.stat().st_size for p in parts.glob(".*.partial")), timeout=30)
-    kept = wait_until(lambda: offset_of(url, headers), timeout=30)
+    with ThreadPoolExecutor(1) as pool:
+        with open_patch(api, headers, url.rsplit("/", 1)[1], CONTENT[:sent]):
+            asked = pool.submit(offset_of, url, headers)
+            # The PATCH still receives: a HEAD waits for it to end...
+            time.sleep(0.5)
+            assert not asked.done()
+        # ... and once the connection is cut, answers with the bytes the server kept, so
+        # that the client resumes after them (not before, which would be a 409).
+        kept = asked.result(timeout=30)
     assert 0 < kept <= sent
 
     # A PATCH from the kept offset completes the file, whose bytes are the right ones.
@@ -211,6 +227,24 @@ def test_a_connection_dropped_mid_body_keeps_what_arrived(
     assert finished.status_code == 204, finished.text
     file = httpx.get(f"{api}/files/{finished.headers['upload-file-id']}", headers=headers).json()
     assert file["sha256"] == hashlib.sha256(CONTENT).hexdigest()
+
+
+def test_a_patch_that_hangs_is_waited_for_only_so_long(api: str, headers: dict[str, str]) -> None:
+    url = new_upload(api, headers)
+    with open_patch(api, headers, url.rsplit("/", 1)[1], CONTENT[: 100 * KIB]):
+        started = time.monotonic()
+        assert offset_of(url, headers) == 0
+        assert time.monotonic() - started >= RECEIVING_WAIT_SECONDS
+        # Another client uploads the whole of it meanwhile...
+        finished = patch(url, headers, 0, CONTENT)
+        assert finished.status_code == 204, finished.text
+    # ... and the PATCH that hung, cut at last, counts for nothing.
+    assert wait_until(
+        lambda: not list((STORAGE_DIR / "uploads").glob(f"{url.rsplit('/', 1)[1]}/*")), timeout=30
+    )
+    file = httpx.get(f"{api}/files/{finished.headers['upload-file-id']}", headers=headers).json()
+    assert file["sha256"] == hashlib.sha256(CONTENT).hexdigest()
+    assert offset_of(url, headers) == len(CONTENT)
 
 
 def test_a_patch_larger_than_max_request_bytes_streams_through(

@@ -165,6 +165,9 @@ class Settings(BaseSettings):
     # follows the redirect at once needs seconds.
     STORAGE_PRESIGNED_URL_SECONDS: int = Field(default=300, ge=1, le=7 * 24 * 3600)
     MAX_UPLOAD_BYTES: int = Field(default=1024**3, ge=1)
+    # A resumable upload's HEAD or PATCH waits at most this long for a PATCH that is
+    # still receiving into it (a cut client's, whose bytes are still being stored).
+    UPLOAD_RECEIVING_WAIT_SECONDS: float = Field(default=20.0, ge=0)
     # Every other request body (JSON, forms): past this size 413, before an endpoint reads it.
     MAX_REQUEST_BYTES: int = Field(default=1024**2, ge=1024)
     # How deep arrays and objects may nest in a JSON body (422 past it): deep enough for

@@ -15,9 +15,9 @@ def create_upload(session: Session, upload: Upload) -> Upload:
 
 
 def get_upload(session: Session, upload_id: uuid.UUID, *, lock: bool = False) -> Upload | None:
-    """The upload; with `lock`, its row is locked until the transaction ends, so that
-    the PATCHes and the DELETE of one upload change it in turn."""
-    return session.get(Upload, upload_id, with_for_update=lock, populate_existing=lock)
+    """The upload as its row is now; with `lock`, the row is locked until the transaction
+    ends, so that the PATCHes and the DELETE of one upload change it in turn."""
+    return session.get(Upload, upload_id, with_for_update=lock, populate_existing=True)
 
 
 def add_part(session: Session, part: UploadPart) -> None:

@@ -31,6 +31,8 @@ class Upload(Base):
     file_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("file.id", ondelete="CASCADE"), unique=True
     )
+    # The part a PATCH is receiving now: a HEAD or another PATCH waits for it to end.
+    receiving_part_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The last byte received: retention forgets uploads left alone long enough.
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

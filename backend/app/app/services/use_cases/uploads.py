@@ -6,10 +6,16 @@ part and advances the offset only once the part is whole in storage, so an offse
 always counts bytes that are kept, whichever API process received them. When the last
 byte arrives, the parts are streamed in order into one File (hashed on the way) and
 removed.
+
+While a PATCH receives, the upload's row names its part (`receiving_part_id`), and a
+HEAD or another PATCH waits for it to end: a client whose connection was cut asks for
+the offset at once, while the server is still storing what did arrive (seconds for a
+large body on S3), and must be told the offset after those bytes, not before them.
 """
 
 import itertools
 import logging
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -31,6 +37,9 @@ from app.services.use_cases.files import plain_content_type, too_large_detail
 from app.tools.context import plain_file_name
 
 logger = logging.getLogger(__name__)
+
+# How often a request waiting for a PATCH still receiving looks at the upload again.
+RECEIVING_POLL_SECONDS = 0.1
 
 
 def create_upload(
@@ -62,7 +71,7 @@ def create_upload(
 
 
 def get_upload(session: Session, principal: Principal, upload_id: uuid.UUID) -> UploadRead:
-    return UploadRead.model_validate(_owned_upload(session, principal, upload_id))
+    return UploadRead.model_validate(_settled_upload(session, principal, upload_id))
 
 
 def append(
@@ -77,18 +86,27 @@ def append(
     """Store the bytes of one PATCH at `offset` (which must be the upload's); `chunks`
     may end early (the client left): what arrived is kept and counted. The PATCH that
     completes the upload makes it a file; one with no bytes at the end retries that."""
-    upload = _owned_upload(session, principal, upload_id)
+    _settled_upload(session, principal, upload_id)
+    upload = _owned_upload(session, principal, upload_id, lock=True)
     if offset != upload.offset:
         raise Conflict(f"Upload-Offset {offset} is not the upload's offset ({upload.offset})")
     room = upload.length - upload.offset
     if declared_size is not None and declared_size > room:
         raise TooLarge(_past_length_detail(upload.length, room))
+    part = UploadPart(id=uuid.uuid4(), upload_id=upload_id, offset=offset)
+    upload.receiving_part_id = part.id
     # No connection held while the body arrives, which may take minutes.
     session.commit()
-    received = iter(chunks)
-    first = next(received, None)
-    if first is not None:
-        _store_part(session, upload_id, offset, room, itertools.chain([first], received))
+    try:
+        received = iter(chunks)
+        first = next(received, None)
+        if first is None:
+            _stop_receiving(session, part)
+        else:
+            _store_part(session, part, room, itertools.chain([first], received))
+    except BaseException:
+        _stop_receiving(session, part)
+        raise
     upload = _owned_upload(session, principal, upload_id)
     if upload.offset == upload.length and upload.file_id is None:
         session.commit()
@@ -108,31 +126,41 @@ def _past_length_detail(length: int, room: int) -> str:
     return f"the body passes Upload-Length ({length} bytes): {room} bytes remain"
 
 
-def _store_part(
-    session: Session, upload_id: uuid.UUID, offset: int, room: int, chunks: Iterable[bytes]
-) -> None:
-    part = UploadPart(id=uuid.uuid4(), upload_id=upload_id, offset=offset)
-    key = upload_part_key(upload_id, part.id)
+def _store_part(session: Session, part: UploadPart, room: int, chunks: Iterable[bytes]) -> None:
+    """Store the part and record it, which ends its PATCH's receiving."""
+    key = upload_part_key(part.upload_id, part.id)
     try:
         part.size = storage().write(key, chunks, max_bytes=room).size
     except ObjectTooLarge:
-        raise TooLarge(_past_length_detail(offset + room, room)) from None
+        raise TooLarge(_past_length_detail(part.offset + room, room)) from None
     try:
         # Locked: of two PATCHes at one offset, or a PATCH and a DELETE, one goes first
         # and the other sees what it did.
-        upload = upload_crud.get_upload(session, upload_id, lock=True)
+        upload = upload_crud.get_upload(session, part.upload_id, lock=True)
         if upload is None:
             raise NotFound("upload not found")
-        if upload.offset != offset:
+        if upload.offset != part.offset:
             raise Conflict(f"another PATCH moved the upload to offset {upload.offset}")
         upload_crud.add_part(session, part)
         upload.offset += part.size
         upload.updated_at = utcnow()
+        if upload.receiving_part_id == part.id:
+            upload.receiving_part_id = None
         session.commit()
     except BaseException:
         session.rollback()
         storage().delete(key)
         raise
+
+
+def _stop_receiving(session: Session, part: UploadPart) -> None:
+    """The PATCH of `part` ended without recording it: clear its mark, unless a later
+    PATCH that stopped waiting for it has put its own."""
+    session.rollback()
+    upload = upload_crud.get_upload(session, part.upload_id, lock=True)
+    if upload is not None and upload.receiving_part_id == part.id:
+        upload.receiving_part_id = None
+    session.commit()
 
 
 def _finish(session: Session, upload_id: uuid.UUID) -> None:
@@ -186,6 +214,20 @@ def _remove_parts(upload_id: uuid.UUID) -> None:
         storage().delete(upload_prefix(upload_id))
     except StorageUnavailable:
         logger.warning("parts of upload %s left in storage for retention", upload_id)
+
+
+def _settled_upload(session: Session, principal: Principal, upload_id: uuid.UUID) -> Upload:
+    """The upload once no PATCH receives into it, or as it is after
+    UPLOAD_RECEIVING_WAIT_SECONDS (a connection that hangs without closing): the offset
+    check keeps the upload whole either way; waiting spares the client a 409."""
+    deadline = time.monotonic() + settings.UPLOAD_RECEIVING_WAIT_SECONDS
+    while True:
+        upload = _owned_upload(session, principal, upload_id)
+        if upload.receiving_part_id is None or time.monotonic() >= deadline:
+            return upload
+        # Holds no connection while it waits.
+        session.commit()
+        time.sleep(RECEIVING_POLL_SECONDS)
 
 
 def _owned_upload(
