@@ -41,7 +41,7 @@ TUS = {"Tus-Resumable": "1.0.0"}
 OFFSET_STREAM = "application/offset+octet-stream"
 STORAGE_DIR = Path(os.environ["STORAGE_DIR"])
 # How long the API waits for a PATCH still receiving (UPLOAD_RECEIVING_WAIT_SECONDS).
-RECEIVING_WAIT_SECONDS = 5
+RECEIVING_WAIT_SECONDS = 3
 
 
 def started_api(env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
