@@ -21,11 +21,14 @@ def test_embedded_stack_runs_an_echo_job_and_stops_on_ctrl_c(tmp_path: Path) -> 
         if key not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}
     }
     env.update(RUNTIME_DIR=str(tmp_path), FIRST_SUPERUSER_PASSWORD="embedded-password")
+    log = tmp_path / "stack.log"
     stack = subprocess.Popen(
         [Path(sys.executable).parent / "tooljobs", "run", "--embedded", "--port", str(port)],
         cwd=PROJECT_DIR,
         env=env,
         start_new_session=True,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
@@ -65,3 +68,11 @@ def test_embedded_stack_runs_an_echo_job_and_stops_on_ctrl_c(tmp_path: Path) -> 
         assert stack.wait(timeout=60) == 0
     for pid in children:
         assert not Path(f"/proc/{pid}").exists(), f"process {pid} outlived the stack"
+    # Its log (beat and the worker at INFO) tells of the job, and not of beat's ticks
+    # of the schedule dispatcher, which ran every second meanwhile.
+    lines = log.read_text().splitlines()
+    job_id = submitted.json()["id"]
+    assert any(job_id in line and "succeeded" in line for line in lines), lines[-20:]
+    assert not [
+        line for line in lines if "dispatch-schedules" in line or "dispatch_schedules[" in line
+    ]

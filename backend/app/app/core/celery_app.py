@@ -1,5 +1,6 @@
 """The Celery application: one configuration for the API (which sends) and the worker."""
 
+import logging
 from typing import Any
 
 from celery import Celery
@@ -12,7 +13,7 @@ from app.core.log_config import configure_logging, json_lines
 from app.tools.registry import tools_by_name
 from app.worker.broker_transport import transport_for
 from app.worker.scheduler import beat_schedule
-from app.worker.task_routes import DEFAULT_QUEUE, HOUSEKEEPING_QUEUE, TASK_ROUTES
+from app.worker.task_routes import DEFAULT_QUEUE, HOUSEKEEPING_QUEUE, TASK_ROUTES, TaskName
 
 # Job priority as users see it: 0 lowest .. 9 most urgent (as in AMQP).
 MAX_PRIORITY = 9
@@ -66,6 +67,29 @@ celery_app.conf.update(
     worker_hijack_root_logger=False,
     broker_transport=transport_for(settings.broker_url),
 )
+
+
+class _WithoutSchedulerTicks(logging.Filter):
+    """Beat sends the schedule dispatcher every SCHEDULER_TICK_SECONDS (1 s): at INFO,
+    its send, its receipt and its success would be most lines of beat's and a worker's
+    log, burying the jobs'. They show at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return (
+            record.levelno != logging.INFO
+            or logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+            or TaskName.DISPATCH_SCHEDULES not in record.getMessage()
+        )
+
+
+# Where Celery logs a task's send (beat), receipt, success and discarding (worker).
+for _logger_name in (
+    "celery.beat",
+    "celery.worker.strategy",
+    "celery.app.trace",
+    "celery.worker.request",
+):
+    logging.getLogger(_logger_name).addFilter(_WithoutSchedulerTicks())
 
 
 @setup_logging.connect
