@@ -117,6 +117,35 @@ def test_a_change_of_inputs_names_their_tool_and_is_checked_against_it(
     assert (changed.json()["tool"], changed.json()["inputs"]["seconds"]) == ("sleep", 0.1)
 
 
+def test_a_file_input_must_be_the_owners_at_creation_and_change(
+    client: TestClient, user_headers: dict[str, str], other_user_headers: dict[str, str]
+) -> None:
+    def upload(headers: dict[str, str]) -> str:
+        uploaded = client.post(
+            "/api/v1/files", headers=headers, files={"file": ("a.txt", b"text", "text/plain")}
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        return str(uploaded.json()["id"])
+
+    mine, theirs, unknown = upload(user_headers), upload(other_user_headers), str(uuid.uuid4())
+    for file_id in (theirs, unknown):
+        refused = create(client, user_headers, tool="checksum", inputs={"file": file_id})
+        assert refused.status_code == 404, refused.text
+        assert refused.json()["detail"].startswith("inputs.file: no file with this id")
+    created = create(client, user_headers, tool="checksum", inputs={"file": mine})
+    assert created.status_code == 201, created.text
+
+    url = f"/api/v1/schedules/{created.json()['id']}"
+    changed = client.patch(
+        url, headers=user_headers, json={"tool": "checksum", "inputs": {"file": theirs}}
+    )
+    assert changed.status_code == 404, changed.text
+    assert client.get(url, headers=user_headers).json()["inputs"] == {
+        "file": mine,
+        "algorithm": "sha256",
+    }
+
+
 def test_a_change_that_leaves_no_timing_conflicts(
     client: TestClient, user_headers: dict[str, str]
 ) -> None:

@@ -48,6 +48,16 @@ def new_job(
     )
 
 
+def valid_job_inputs(
+    session: Session, owner_id: uuid.UUID, tool_name: str, inputs: object
+) -> dict[str, object]:
+    """The inputs of a job of `tool_name` for `owner_id`, as they are recorded (a
+    schedule's, for its later runs); InvalidInput naming the field otherwise."""
+    valid_inputs = valid_inputs_or_invalid(tool_or_invalid(tool_name), inputs)
+    _check_file_refs(session, owner_id, valid_inputs)
+    return valid_inputs.model_dump(mode="json")
+
+
 def tool_or_invalid(name: str) -> AnyTool:
     try:
         return get_tool(name)

@@ -11,14 +11,15 @@ from app.schemas.job import JobOptions, JobRead
 from app.schemas.schedule import ScheduleCreate, ScheduleRead, ScheduleUpdate
 from app.schemas.user import Principal
 from app.services.errors import Conflict, NotFound
-from app.services.new_jobs import tool_or_invalid, valid_inputs_or_invalid
+from app.services.new_jobs import valid_job_inputs
 from app.services.schedule_times import next_run_after
 from app.services.use_cases.jobs import submit_job
 
 
 def create_schedule(session: Session, owner: Principal, new: ScheduleCreate) -> ScheduleRead:
-    tool = tool_or_invalid(new.tool)
-    inputs = valid_inputs_or_invalid(tool, new.inputs).model_dump(mode="json")
+    """Its inputs are checked as a submit's, files included: a mistake is told now, not
+    at each run."""
+    inputs = valid_job_inputs(session, owner.id, new.tool, new.inputs)
     now = utcnow()
     schedule = Schedule(
         owner_id=owner.id,
@@ -51,8 +52,10 @@ def update_schedule(
     schedule = _owned_schedule(session, principal, schedule_id)
     given = changes.model_dump(exclude_unset=True)
     if "inputs" in given:
-        tool = tool_or_invalid(given["tool"])
-        given["inputs"] = valid_inputs_or_invalid(tool, given["inputs"]).model_dump(mode="json")
+        # The runs are the schedule's owner's, and so must the files be.
+        given["inputs"] = valid_job_inputs(
+            session, schedule.owner_id, given["tool"], given["inputs"]
+        )
     if given.get("cron") is not None:
         given["interval_seconds"] = None
     if given.get("interval_seconds") is not None:
