@@ -15,7 +15,7 @@ from app.db.base_class import utcnow
 from app.models.job import Job, JobState
 from app.schemas.job import CURSOR_PATTERN, JobBatchItem, JobFilters, JobOptions, JobPage, JobRead
 from app.schemas.user import Principal
-from app.services import process_cache, quotas
+from app.services import process_cache, quotas, webhooks
 from app.services.errors import (
     Conflict,
     FieldError,
@@ -274,6 +274,10 @@ def cancel_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Job
         hot_jobs.request_cancel(job_id)
     snapshot = JobRead.model_validate(changed)
     mirror_job(snapshot)
+    # Cancelled before it ran, the job ended here: its callback hears it now. (A
+    # running one is told by its worker when it has stopped.)
+    if changed.state is JobState.cancelled and webhooks.wants_delivery(changed):
+        webhooks.schedule_delivery(job_id, JobState.cancelled)
     return snapshot
 
 
