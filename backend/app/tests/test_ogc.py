@@ -5,11 +5,15 @@ import base64
 import hashlib
 import hmac
 import json
+import uuid
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from app.db.session import SessionLocal
+from app.models.file import File
 from app.services.ogc.jobs import SCAN_ROWS_PER_PAGE
 from tests.support.job_api import wait_for_end
 from tests.support.listeners import listening
@@ -316,6 +320,26 @@ def test_invalid_inputs_are_400_naming_the_input_and_queue_nothing(
     )
     assert ["body", "response"] in [error["loc"] for error in body["errors"]]
     assert client.get("/api/v1/jobs", headers=user_headers).json()["items"] == []
+
+
+def test_a_refused_execution_leaves_no_file_of_its_inline_or_fetched_inputs(
+    client: TestClient, user_headers: dict[str, str]
+) -> None:
+    owner_id = uuid.UUID(client.get("/api/v1/users/me", headers=user_headers).json()["id"])
+
+    def files_of_owner() -> list[uuid.UUID]:
+        with SessionLocal() as session:
+            return list(session.scalars(select(File.id).where(File.owner_id == owner_id)))
+
+    before = files_of_owner()
+    inline = {"value": base64.b64encode(CONTENT).decode(), "mediaType": "text/plain"}
+    refused = execute(client, user_headers, "checksum", {"file": inline, "algorithm": "rot13"})
+    body = assert_exception(refused, 400, "urn:tooljobs:error:invalid-input")
+    assert ["inputs", "algorithm"] in [error["loc"] for error in body["errors"]]
+    assert files_of_owner() == before
+    accepted = execute(client, user_headers, "checksum", {"file": inline})
+    assert accepted.status_code == 201, accepted.text
+    assert len(files_of_owner()) == len(before) + 1
 
 
 def test_a_reference_to_a_url_is_fetched_under_the_outbound_policy(

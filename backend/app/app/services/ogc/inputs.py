@@ -12,6 +12,8 @@ import binascii
 import json
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
@@ -31,20 +33,35 @@ _OWN_FILE_PATH = re.compile(
 )
 
 
+@contextmanager
 def tool_inputs(
     session: Session, owner: Principal, tool: AnyTool, inputs: dict[str, object], origin: str
-) -> dict[str, object]:
-    """`origin` (scheme://host[:port]) is this server as the client reached it: a
-    reference there is to one of our files, not a URL to fetch."""
-    files = file_fields(tool.inputs_model)
+) -> Iterator[dict[str, object]]:
+    """The inputs as the tool takes them, for the block that queues the job. `origin`
+    (scheme://host[:port]) is this server as the client reached it: a reference there is
+    to one of our files, not a URL to fetch. References and inline bytes of file inputs
+    become uploads of the owner's; when anything fails before the job is queued
+    (another input, the tool's validation, the queue), they are deleted again, so that a
+    refused request leaves no file behind."""
+    uploaded: list[uuid.UUID] = []
+    try:
+        yield _resolved(_FileInputs(session, owner, origin, uploaded), tool, inputs)
+    except BaseException:
+        session.rollback()
+        for file_id in uploaded:
+            file_service.delete_file(session, owner, file_id)
+        raise
+
+
+def _resolved(files: "_FileInputs", tool: AnyTool, inputs: dict[str, object]) -> dict[str, object]:
+    file_names = file_fields(tool.inputs_model)
     resolved: dict[str, object] = {}
     for name, value in inputs.items():
-        if name in files:
-            reader = _FileInput(session, owner, origin, name)
+        if name in file_names:
             resolved[name] = (
-                [reader.file_id(v) for v in value]
+                [files.file_id(v, name) for v in value]
                 if isinstance(value, list)
-                else (reader.file_id(value))
+                else files.file_id(value, name)
             )
         else:
             resolved[name] = _literal(value, name)
@@ -69,25 +86,29 @@ def _literal(value: object, name: str) -> object:
     return value
 
 
-class _FileInput:
-    def __init__(self, session: Session, owner: Principal, origin: str, name: str) -> None:
-        self.session, self.owner, self.origin, self.name = session, owner, origin, name
+class _FileInputs:
+    """Reads file inputs into file ids, noting the uploads it makes in `uploaded`."""
 
-    def file_id(self, value: object) -> object:
+    def __init__(
+        self, session: Session, owner: Principal, origin: str, uploaded: list[uuid.UUID]
+    ) -> None:
+        self.session, self.owner, self.origin, self.uploaded = session, owner, origin, uploaded
+
+    def file_id(self, value: object, name: str) -> object:
         if _is_link(value):
             assert isinstance(value, dict)
             href = str(value["href"])
             own = self._own_file(href)
             if own is not None:
                 return own
-            body, content_type = _fetch(href, self.name)
+            body, content_type = _fetch(href, name)
             file_name = urlsplit(href).path.rsplit("/", 1)[-1] or None
             return self._upload(body, file_name, content_type)
         if _is_qualified(value):
             assert isinstance(value, dict)
             media_type = value.get("mediaType")
             return self._upload(
-                _base64(value["value"], self.name),
+                _base64(value["value"], name),
                 None,
                 media_type if isinstance(media_type, str) else None,
             )
@@ -95,7 +116,7 @@ class _FileInput:
             try:
                 return str(uuid.UUID(value))
             except ValueError:
-                return self._upload(_base64(value, self.name), None, None)
+                return self._upload(_base64(value, name), None, None)
         # Anything else: the tool's own validation names what is wrong with it.
         return value
 
@@ -110,6 +131,7 @@ class _FileInput:
         stored = file_service.upload(
             self.session, self.owner, name=name, content_type=content_type, chunks=[body]
         )
+        self.uploaded.append(stored.id)
         return str(stored.id)
 
 

@@ -140,22 +140,22 @@ def execute(
     then queue the job."""
     tool = process_tool(process_id)
     subscriber = None if request.subscriber is None else _allowed_subscriber(request.subscriber)
-    inputs = tool_inputs(session, owner, tool, request.inputs, origin)
-    job, _ = job_service.submit_job(
-        session,
-        owner,
-        tool.name,
-        inputs,
-        options=JobOptions(priority=request.priority, labels=request.labels),
-        ogc_results={
-            "response": request.response.value,
-            "outputs": None if request.outputs is None else sorted(request.outputs),
-            "subscriber": subscriber,
-            # Where a callback's links lead: the addresses the client used.
-            "ogc_base": ogc_base,
-            "api_base": f"{origin}{settings.API_V1_STR}",
-        },
-    )
+    with tool_inputs(session, owner, tool, request.inputs, origin) as inputs:
+        job, _ = job_service.submit_job(
+            session,
+            owner,
+            tool.name,
+            inputs,
+            options=JobOptions(priority=request.priority, labels=request.labels),
+            ogc_results={
+                "response": request.response.value,
+                "outputs": None if request.outputs is None else sorted(request.outputs),
+                "subscriber": subscriber,
+                # Where a callback's links lead: the addresses the client used.
+                "ogc_base": ogc_base,
+                "api_base": f"{origin}{settings.API_V1_STR}",
+            },
+        )
     return job
 
 
