@@ -176,6 +176,23 @@ def test_reading_a_job_needs_no_sql_when_redis_has_it(
     assert sql_statements == []
 
 
+def test_a_poll_reads_the_job_from_redis_once(
+    client: TestClient, user_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = submit(client, user_headers).json()
+    reads: list[uuid.UUID] = []
+    load_job_json = hot_jobs.load_job_json
+
+    async def counted(job_id: uuid.UUID) -> Any:
+        reads.append(job_id)
+        return await load_job_json(job_id)
+
+    monkeypatch.setattr(hot_jobs, "load_job_json", counted)
+    response = client.get(f"/api/v1/jobs/{job['id']}", headers=user_headers)
+    assert response.json()["state"] == "queued"
+    assert reads == [uuid.UUID(job["id"])]
+
+
 def test_reading_falls_back_to_postgres_and_refills_redis(
     client: TestClient, user_headers: dict[str, str]
 ) -> None:

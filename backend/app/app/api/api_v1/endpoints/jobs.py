@@ -130,8 +130,7 @@ async def read_job(
         job = JobRead.model_validate_json(body)
         if not job.state.is_terminal:
             await job_waiting.wait_until_ended(job, wait)
-            # The session factory, not a session: most polls are answered without SQL.
-    body = await job_service.read_job_json(SessionLocal, principal, job_id)
+            body = await job_service.read_job_json(SessionLocal, principal, job_id)
     etag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
     if if_none_match == etag:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
