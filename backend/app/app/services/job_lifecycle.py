@@ -95,9 +95,9 @@ def _send(job: JobRead, producer: Producer, countdown: float | None, queued_befo
     kwargs = {"owner_id": str(job.owner_id)}
     # The queue must exist before a message goes to it (RabbitMQ drops it otherwise):
     # declared once per broker connection. kombu caches its declarations per connection
-    # too, but finds one in its cache only after binding a copy of the queue, a tenth of
-    # a submit's CPU; the queue's name goes in the same cache, which kombu empties when
-    # the connection is made again.
+    # too, but finds one in its cache only after binding a copy of the queue at every
+    # send; the queue's name goes in the same cache, which kombu empties when the
+    # connection is made again.
     declared = _declarations(producer)
     queue_declared = (_DECLARED_QUEUE, tool.queue)
     celery_app.send_task(

@@ -12,8 +12,8 @@ broker, or fail with a connection error that Celery expects and passes over.
 
 Its channel also builds one Redis client per connection pool, where kombu's built one
 for every command it sends (each publish, each acknowledgement): a `redis.Redis` sets
-up its table of some 170 reply callbacks when made, which was a tenth of a single
-submit's CPU and of a worker's main process.
+up its table of some 170 reply callbacks when made (with the declaration below,
+3.58 -> 3.28 ms of API CPU per single submit; README, Performance).
 """
 
 from collections.abc import Iterator

@@ -86,8 +86,7 @@ def append(
     """Store the bytes of one PATCH at `offset` (which must be the upload's); `chunks`
     may end early (the client left): what arrived is kept and counted. The PATCH that
     completes the upload makes it a file; one with no bytes at the end retries that."""
-    _settled_upload(session, principal, upload_id)
-    upload = _owned_upload(session, principal, upload_id, lock=True)
+    upload = _settled_upload(session, principal, upload_id, lock=True)
     if offset != upload.offset:
         raise Conflict(f"Upload-Offset {offset} is not the upload's offset ({upload.offset})")
     room = upload.length - upload.offset
@@ -111,7 +110,9 @@ def append(
     if upload.offset == upload.length and upload.file_id is None:
         session.commit()
         _finish(session, upload_id)
-    return get_upload(session, principal, upload_id)
+        upload = _owned_upload(session, principal, upload_id)
+    # As it is now: not waiting for a PATCH that began after this one.
+    return UploadRead.model_validate(upload)
 
 
 def delete_upload(session: Session, principal: Principal, upload_id: uuid.UUID) -> None:
@@ -216,16 +217,19 @@ def _remove_parts(upload_id: uuid.UUID) -> None:
         logger.warning("parts of upload %s left in storage for retention", upload_id)
 
 
-def _settled_upload(session: Session, principal: Principal, upload_id: uuid.UUID) -> Upload:
+def _settled_upload(
+    session: Session, principal: Principal, upload_id: uuid.UUID, *, lock: bool = False
+) -> Upload:
     """The upload once no PATCH receives into it, or as it is after
     UPLOAD_RECEIVING_WAIT_SECONDS (a connection that hangs without closing): the offset
-    check keeps the upload whole either way; waiting spares the client a 409."""
+    check keeps the upload whole either way; waiting spares the client a 409. With
+    `lock`, the row it answers is locked, as `_owned_upload` locks it."""
     deadline = time.monotonic() + settings.UPLOAD_RECEIVING_WAIT_SECONDS
     while True:
-        upload = _owned_upload(session, principal, upload_id)
+        upload = _owned_upload(session, principal, upload_id, lock=lock)
         if upload.receiving_part_id is None or time.monotonic() >= deadline:
             return upload
-        # Holds no connection while it waits.
+        # Holds no connection, and no lock, while it waits.
         session.commit()
         time.sleep(RECEIVING_POLL_SECONDS)
 
