@@ -70,7 +70,13 @@ PEER_ENV = {
     "PEER_RESULT_URL": f"{REDIS}/9",
 }
 BARE_ENV = {"BARE_BROKER_URL": f"{REDIS}/12", "BARE_RESULT_URL": f"{REDIS}/13"}
-REDIS_DBS = (8, 9, 10, 11, 12, 13)
+# The guarantees' floor works on rows of tooljobs' own job table, with its indexes.
+FLOOR_ENV = {
+    "FLOOR_BROKER_URL": f"{REDIS}/14",
+    "FLOOR_REDIS_URL": f"{REDIS}/15",
+    "FLOOR_DATABASE_DSN": "host=127.0.0.1 user=postgres dbname=tooljobs_bench",
+}
+REDIS_DBS = (8, 9, 10, 11, 12, 13, 14, 15)
 
 
 def uvicorn(app: str, port: int) -> list[str]:
@@ -521,10 +527,38 @@ def drain_bare_celery(jobs: int) -> dict[str, float]:
         return drain(worker_pid, lambda: results.dbsize() - before, jobs)
 
 
+def drain_guarantee_floor(jobs: int) -> dict[str, float]:
+    """guarantee_floor.py's worker on `jobs` queued rows of its own in tooljobs' job table,
+    deleted afterwards so that tooljobs' own counts never see them."""
+    os.environ.update(FLOOR_ENV)
+    from guarantee_floor import run_job  # noqa: PLC0415 - needs FLOOR_ENV first
+
+    with connect("tooljobs_bench") as database, database.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO job (id, owner_id, tool, tool_version, inputs, state, progress, priority, attempt,"
+            " max_attempts, labels, cancel_requested, created_at, updated_at)"
+            " SELECT gen_random_uuid(), (SELECT id FROM \"user\" LIMIT 1), 'guarantee-floor', '1.0.0',"
+            " '{\"message\": \"hi\"}', 'queued', 0, 5, 0, 1, '{}', false, now(), now()"
+            " FROM generate_series(1, %s) RETURNING id", (jobs,))
+        for (job_id,) in cursor.fetchall():
+            run_job.delay(job_id)
+
+        def ended() -> int:
+            cursor.execute("SELECT count(*) FROM job WHERE tool = 'guarantee-floor' AND state = 'succeeded'")
+            return int(cursor.fetchone()[0])
+
+        try:
+            with processes([celery_worker("guarantee_floor:celery")], FLOOR_ENV, BENCH_DIR) as (worker_pid,):
+                return drain(worker_pid, ended, jobs)
+        finally:
+            cursor.execute("DELETE FROM job WHERE tool = 'guarantee-floor'")
+
+
 def measure_drains(args: argparse.Namespace) -> dict[str, Any]:
     """Each system drains a full queue in turn, round after round, so that a slow phase of
-    the machine falls on all three alike."""
-    systems = {"tooljobs": drain_tooljobs, "naive_peer": drain_peer, "bare_celery": drain_bare_celery}
+    the machine falls on all of them alike."""
+    systems = {"tooljobs": drain_tooljobs, "naive_peer": drain_peer, "bare_celery": drain_bare_celery,
+               "guarantee_floor": drain_guarantee_floor}
     systems = {name: measure for name, measure in systems.items() if name in args.drain_systems}
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in systems}
     for _ in range(args.runs):
@@ -657,15 +691,25 @@ def table(results: dict[str, Any]) -> list[str]:
         theirs = peer["e2e" if section == "e2e_wait" else section][key]
         row(label, ours[section][key], theirs, direction, target)
     row("bulk submit jobs/s vs single submits", ours["bulk"]["jobs_per_s"], ours["submit"]["rps"], "higher", 10)
+    # The floor's rows say whether a target is within reach of anything that keeps the
+    # guarantees, and how far above that floor tooljobs' own cost is.
     drain_rows = [
-        ("drain: worker CPU ms/job", "worker_cpu_ms_per_job", "naive_peer", "lower", 1.5),
-        ("drain: PG+Redis CPU ms/job", "servers_cpu_ms_per_job", "naive_peer", "lower", 3),
-        ("drain: worker CPU vs bare Celery", "worker_cpu_ms_per_job", "bare_celery", "lower", None),
-        ("drain: Celery main process vs bare", "worker_main_cpu_ms_per_job", "bare_celery", "lower", None),
-        ("drain: jobs/s vs bare Celery", "jobs_per_s", "bare_celery", "higher", 0.75),
+        ("drain: worker CPU ms/job", "worker_cpu_ms_per_job", "tooljobs", "naive_peer", "lower", 1.5),
+        ("drain: PG+Redis CPU ms/job", "servers_cpu_ms_per_job", "tooljobs", "naive_peer", "lower", 3),
+        ("drain: worker CPU vs bare Celery", "worker_cpu_ms_per_job", "tooljobs", "bare_celery", "lower", None),
+        ("drain: Celery main process vs bare", "worker_main_cpu_ms_per_job", "tooljobs", "bare_celery", "lower",
+         None),
+        ("drain: jobs/s vs bare Celery", "jobs_per_s", "tooljobs", "bare_celery", "higher", 0.75),
+        ("drain: worker CPU vs floor", "worker_cpu_ms_per_job", "tooljobs", "guarantee_floor", "lower", None),
+        ("drain: PG+Redis CPU vs floor", "servers_cpu_ms_per_job", "tooljobs", "guarantee_floor", "lower", None),
+        ("drain: jobs/s vs floor", "jobs_per_s", "tooljobs", "guarantee_floor", "higher", None),
+        ("floor: worker CPU ms/job", "worker_cpu_ms_per_job", "guarantee_floor", "naive_peer", "lower", 1.5),
+        ("floor: PG+Redis CPU ms/job", "servers_cpu_ms_per_job", "guarantee_floor", "naive_peer", "lower", 3),
+        ("floor: jobs/s vs bare Celery", "jobs_per_s", "guarantee_floor", "bare_celery", "higher", 0.75),
     ]
-    for label, key, other, direction, target in drain_rows:
-        row(label, drains["tooljobs"][key], drains[other][key], direction, target)
+    for label, key, system, other, direction, target in drain_rows:
+        if system in drains and other in drains:
+            row(label, drains[system][key], drains[other][key], direction, target)
     for key, label in (("list_p50_ms", "GET /jobs?limit=50 p50 ms"), ("get_p50_ms", "GET /jobs/{id} p50 ms")):
         row(f"{label}, 1M/10k rows", ours["rows_large"][key], ours["rows_small"][key], "lower", 1.5)
     memory = ours["memory"]
@@ -674,7 +718,7 @@ def table(results: dict[str, Any]) -> list[str]:
     row("light user's wait / backlog drain ms", fair["light_wait_ms"], fair["backlog_drain_ms"], "lower", 0.1)
     lines.append(upload_row(results["upload"]))
     lines.append("against: the naive peer; bare Celery, single submits, 10k rows, 1k jobs or the backlog's drain "
-                 "where the label says")
+                 "where the label says; floor: bench/guarantee_floor.py, the tooljobs column of the floor's rows")
     return lines
 
 
@@ -702,7 +746,7 @@ def main() -> None:
     parser.add_argument("--backlog-jobs", type=int, default=5000, help="a heavy user's, for fair share")
     parser.add_argument("--small-rows", type=int, default=10_000)
     parser.add_argument("--large-rows", type=int, default=1_000_000)
-    parser.add_argument("--drain-systems", default="tooljobs,naive_peer,bare_celery",
+    parser.add_argument("--drain-systems", default="tooljobs,naive_peer,bare_celery,guarantee_floor",
                         help="which systems the drains measure (comma-separated)")
     parser.add_argument("--drains-only", action="store_true",
                         help="only the drains (a few minutes): the worker-cost figures while working on them")

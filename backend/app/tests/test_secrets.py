@@ -9,10 +9,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
+import psycopg2
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
+from app.api.errors import backing_service_down
 from app.core.config import settings
 from app.db.session import SessionLocal
 from app.models.user import User
@@ -123,3 +127,24 @@ def test_an_invalid_login_form_does_not_echo_the_password(
     assert [error["loc"] for error in response.json()["detail"]] == [["body", "grant_type"]]
     assert_no_secret(response.text)
     assert_no_secret(caplog.text)
+
+
+def test_an_outage_is_logged_with_its_reason_but_without_the_statement(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The 503's log line tells why the database failed (the driver's message), not the
+    SQL or its parameters, which may carry a user's data."""
+    try:
+        psycopg2.connect(host="127.0.0.1", port=1, user="postgres", connect_timeout=2)
+    except psycopg2.OperationalError as refused:
+        driver_error = refused
+    outage = OperationalError(
+        "UPDATE job SET inputs=%(inputs)s", {"inputs": {"token": WRONG_PASSWORD}}, driver_error
+    )
+    caplog.set_level(logging.WARNING)
+    response = backing_service_down(Request({"type": "http", "headers": []}), outage)
+    assert response.status_code == 503
+    assert "OperationalError: connection to server at" in caplog.text
+    assert "refused" in caplog.text
+    assert WRONG_PASSWORD not in caplog.text
+    assert "UPDATE" not in caplog.text

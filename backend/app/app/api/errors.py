@@ -114,7 +114,17 @@ def _body_is_not_json(request: Request, failures: list[dict[str, object]]) -> bo
 
 def backing_service_down(_: Request, error: Exception) -> JSONResponse:
     # Connection details stay in the log; the client learns only what to do.
-    logger.warning("backing service unavailable: %s", type(error).__name__)
+    log_outage(error)
     return JSONResponse(
         status_code=503, content={"detail": "a backing service is unavailable; try again"}
     )
+
+
+def log_outage(error: Exception) -> None:
+    """Why a backing service failed a request: the driver's own message (a refused
+    connection, a dropped one, a server out of connection slots), which is what tells
+    one outage from another. For SQL, never the statement or its parameters, which may
+    carry a user's data; the log's masking (app.core.log_config) covers credentials."""
+    reason = error.orig if isinstance(error, OperationalError) else error
+    first_line = str(reason).strip().split("\n", 1)[0][:300]
+    logger.warning("backing service unavailable: %s: %s", type(error).__name__, first_line)

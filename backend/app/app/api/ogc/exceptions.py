@@ -1,7 +1,6 @@
 """Errors at /ogc as the standard's exception reports (RFC 7807 problem details): the
 OGC exception types where Part 1 names one, the REST API's status codes otherwise."""
 
-import logging
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
@@ -10,15 +9,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
-from app.api.errors import STATUS_CODES
+from app.api.errors import STATUS_CODES, log_outage
 from app.core.stored_objects import StorageUnavailable
 from app.schemas.ogc import OgcException
 from app.services.errors import InvalidInput, RateLimited, ServiceError
 from app.services.ogc.documents import JOB_FAILED_TYPE
 from app.services.ogc.errors import JobFailed, NoSuchJob, NoSuchProcess, ResultNotReady
 from app.worker.redis_db.connection import RedisUnavailable
-
-logger = logging.getLogger(__name__)
 
 OGC_EXCEPTIONS = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0"
 # Part 1's own types, with the status codes it gives them.
@@ -93,7 +90,7 @@ def http_error(_: Request, error: HTTPException) -> JSONResponse:
 
 
 def backing_service_down(_: Request, error: Exception) -> JSONResponse:
-    logger.warning("backing service unavailable: %s", type(error).__name__)
+    log_outage(error)
     return problem(503, "a backing service is unavailable; try again")
 
 
