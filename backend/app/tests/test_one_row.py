@@ -8,7 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import Connection, Engine, event, insert, text
+from sqlalchemy import Connection, Engine, Executable, event, insert, text
 from sqlalchemy.exc import OperationalError
 
 from app.crud import job as job_crud
@@ -16,7 +16,7 @@ from app.db.base import Base
 from app.db.base_class import utcnow
 from app.db.one_row import fetch_one
 from app.db.session import autocommit_engine, build_engine
-from app.models.job import Job, JobError, JobState
+from app.models.job import ErrorType, Job, JobError, JobState
 from app.models.user import User
 from app.schemas.job import JobRead
 
@@ -60,9 +60,9 @@ def queued_job(connection: Connection) -> uuid.UUID:
 
 
 def through_sqlalchemy(
-    connection: Connection, statement: object, values: dict[str, object]
+    connection: Connection, statement: Executable, values: dict[str, object]
 ) -> SimpleNamespace:
-    row = connection.execute(statement, values).one()  # type: ignore[call-overload]
+    row = connection.execute(statement, values).one()
     return SimpleNamespace(**row._mapping)
 
 
@@ -70,7 +70,7 @@ def test_a_start_and_an_end_answer_as_through_sqlalchemy(engine: Engine) -> None
     now = utcnow()
     ending = {
         "new_state": JobState.failed,
-        "new_error": JobError(type="tool_error", message="boom"),
+        "new_error": JobError(type=ErrorType.tool_error, message="boom"),
         "new_progress": 0.5,
         "new_message": "half",
         "new_finished_at": now,

@@ -134,12 +134,10 @@ def test_an_outage_is_logged_with_its_reason_but_without_the_statement(
 ) -> None:
     """The 503's log line tells why the database failed (the driver's message), not the
     SQL or its parameters, which may carry a user's data."""
-    try:
+    with pytest.raises(psycopg2.OperationalError) as refused:
         psycopg2.connect(host="127.0.0.1", port=1, user="postgres", connect_timeout=2)
-    except psycopg2.OperationalError as refused:
-        driver_error = refused
     outage = OperationalError(
-        "UPDATE job SET inputs=%(inputs)s", {"inputs": {"token": WRONG_PASSWORD}}, driver_error
+        "UPDATE job SET inputs=%(inputs)s", {"inputs": {"token": WRONG_PASSWORD}}, refused.value
     )
     caplog.set_level(logging.WARNING)
     response = backing_service_down(Request({"type": "http", "headers": []}), outage)

@@ -3,7 +3,7 @@
 A job's transitions are a worker's hottest SQL, and SQLAlchemy's execution around them
 (its execution context, parameter set-up, result object) cost the worker more CPU than
 the driver's round trip itself: running them this way took a worker's CPU per job from
-1.6 to 1.3 times what the same two statements and mirrors cost on bare psycopg2
+1.7 to 1.4 times what the same two statements and mirrors cost on bare psycopg2
 (`make bench`, the guarantees' floor). Nothing else changes: SQLAlchemy compiles the
 statement (once per dialect), its types convert the parameters and the returned
 columns, a driver error becomes SQLAlchemy's own (a dropped connection invalidated, so
