@@ -225,6 +225,29 @@ def test_an_older_snapshot_never_replaces_a_newer_one(
     assert stored.state is JobState.running
 
 
+def test_the_sent_mark_holds_when_a_worker_mirrored_the_job_first(
+    client: TestClient, user_headers: dict[str, str]
+) -> None:
+    from datetime import timedelta
+
+    from app.models.job import JobState
+    from app.schemas.job import JobRead
+
+    submitted = JobRead.model_validate(submit(client, user_headers).json())
+    queued = submitted.model_copy(update={"id": uuid.uuid4()})
+    taken = queued.model_copy(
+        update={"state": JobState.running, "updated_at": queued.updated_at + timedelta(seconds=1)}
+    )
+    assert hot_jobs.save_job(taken)
+    assert hot_jobs.was_sent([queued.id]) == [False]
+    # The sender's snapshot arrives late, after the worker's.
+    assert not hot_jobs.save_job(queued, sent=True)
+    assert hot_jobs.was_sent([queued.id]) == [True]
+    stored = hot_jobs.load_job(queued.id)
+    assert stored is not None
+    assert stored.state is JobState.running
+
+
 @pytest.mark.parametrize("path", ["/api/v1/users", "/api/v1/schedules"])
 def test_offsets_past_any_database_integer_are_422(
     client: TestClient, superuser_headers: dict[str, str], path: str

@@ -34,17 +34,19 @@ ENDED_JOBS_SEPARATOR = "|"  # never in a state, so the last one in a field split
 # The move of a stored job from a live state to its end is counted for /metrics. A
 # worker that just took the job starts its heartbeat in the same trip. The owner's set
 # of queued jobs (app.worker.redis_db.queued_jobs) follows the state: adding or
-# removing an id twice changes nothing, so a repeated mirror cannot skew it.
+# removing an id twice changes nothing, so a repeated mirror cannot skew it. The sent mark
+# is the broker's news, not the snapshot's: a worker may take the job and mirror it before
+# the sender's older snapshot arrives, and the mark still belongs on it.
 _SAVE_NEWER_SNAPSHOT = """
 if ARGV[10] ~= '' then redis.call('SET', KEYS[5], ARGV[10], 'EX', ARGV[11]) end
 local stored = redis.call('HMGET', KEYS[1], 'version', 'state')
+if ARGV[6] == '1' then redis.call('HSET', KEYS[1], 'sent', 1) end
 if stored[1] and tonumber(stored[1]) > tonumber(ARGV[2]) then return 0 end
 if ARGV[7] == 'queued' then redis.call('SADD', KEYS[6], ARGV[12])
 else redis.call('SREM', KEYS[6], ARGV[12]) end
 redis.call('HSET', KEYS[1], 'snapshot', ARGV[1], 'version', ARGV[2], 'owner', ARGV[4],
   'state', ARGV[7])
 redis.call('HDEL', KEYS[1], 'progress', 'message')
-if ARGV[6] == '1' then redis.call('HSET', KEYS[1], 'sent', 1) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 if ARGV[8] == '1' then
   redis.call('DEL', KEYS[3])
