@@ -7,11 +7,11 @@ from functools import cache
 from types import SimpleNamespace
 from typing import TypedDict, Unpack, cast
 
-from sqlalchemy import Row, Table, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Row, Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningUpdate
 
-from app.db.one_row import fetch_one
+from app.db.driver_cursor import fetch_one, insert_rows
 from app.models.job import TERMINAL_STATES, Job, JobError, JobState, JobTombstone
 
 # A job's row as an UPDATE ... RETURNING gives it: every column, by name, as on a Job.
@@ -39,10 +39,11 @@ def create_job(session: Session, job: Job) -> Job:
 
 
 def create_jobs(session: Session, jobs: Sequence[Job]) -> None:
-    """Insert new jobs, their column defaults filled in on the objects. A Core insert:
-    the ORM's unit of work cost a submit more than the statement itself. The objects
-    stay outside the session, with every column set."""
-    session.connection().execute(insert(_JOB_TABLE), [_row_of(job) for job in jobs])
+    """Insert new jobs, their column defaults filled in on the objects. On the driver's
+    cursor (app.db.driver_cursor): the ORM's unit of work, then Core's execution, cost a
+    submit more than the statement itself. The objects stay outside the session, with
+    every column set."""
+    insert_rows(session.connection(), _JOB_TABLE, [_row_of(job) for job in jobs])
 
 
 def _row_of(job: Job) -> dict[str, object]:
@@ -103,7 +104,7 @@ def _execute_transition(
     job_id: uuid.UUID,
     parameters: dict[str, object],
 ) -> JobRow | None:
-    # On the driver's cursor (app.db.one_row): a job's transitions are the worker's hottest
+    # On the driver's cursor (app.db.driver_cursor): a job's transitions are the worker's hottest
     # SQL, and the ORM's, then Core's, execution cost more than the statement itself.
     parameters["job_id"] = job_id
     return fetch_one(session.connection(), statement, parameters)

@@ -1,6 +1,6 @@
-"""A job's transitions on the driver's cursor (app.db.one_row) answer what SQLAlchemy's
-own execution answers, on PostgreSQL and on SQLite; statement listeners still see them;
-a dropped connection is SQLAlchemy's OperationalError, and the connection is replaced."""
+"""A job's transitions and a batch's insert on the driver's cursor (app.db.driver_cursor)
+do what SQLAlchemy's own execution does, on PostgreSQL and on SQLite; statement listeners
+still see them; a driver's error is SQLAlchemy's, and a dropped connection is replaced."""
 
 import uuid
 from collections.abc import Iterator
@@ -8,13 +8,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import Connection, Engine, Executable, event, insert, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Connection, Engine, Executable, event, insert, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.crud import job as job_crud
 from app.db.base import Base
 from app.db.base_class import utcnow
-from app.db.one_row import fetch_one
+from app.db.driver_cursor import fetch_one, insert_rows
 from app.db.session import autocommit_engine, build_engine
 from app.models.job import ErrorType, Job, JobError, JobState
 from app.models.user import User
@@ -40,11 +40,16 @@ def engine(request: pytest.FixtureRequest, database: None, tmp_path: Path) -> It
     sqlite.dispose()
 
 
-def queued_job(connection: Connection) -> uuid.UUID:
-    owner_id, job_id = uuid.uuid4(), uuid.uuid4()
+def new_owner(connection: Connection) -> uuid.UUID:
+    owner_id = uuid.uuid4()
     connection.execute(
         insert(User).values(id=owner_id, email=f"{owner_id}@example.com", hashed_password="x")
     )
+    return owner_id
+
+
+def queued_job(connection: Connection) -> uuid.UUID:
+    owner_id, job_id = new_owner(connection), uuid.uuid4()
     connection.execute(
         insert(Job).values(
             id=job_id,
@@ -128,3 +133,65 @@ def test_a_dropped_connection_is_sqlalchemys_error_and_is_replaced(database: Non
         started = fetch_one(connection, START, {"job_id": job_id, "now": utcnow()})
     assert started is not None
     assert started.attempt == 1
+
+
+def new_rows(owner_id: uuid.UUID, count: int) -> list[dict[str, object]]:
+    """Rows of new jobs, alike but for their ids."""
+    job = Job(
+        owner_id=owner_id,
+        tool="echo",
+        tool_version="1.0.0",
+        inputs={"message": "hé", "nested": [1, {"a": None}], "quote": "it's"},
+        labels={"team": "x"},
+        priority=3,
+        max_attempts=2,
+    )
+    row = job_crud._row_of(job)
+    return [{**row, "id": uuid.uuid4()} for _ in range(count)]
+
+
+def stored(connection: Connection, rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    ids = [row["id"] for row in rows]
+    # What SQL sees as NULL too: a JSON null is not a NULL.
+    nulls = [column.is_(None).label(f"{column.key} is null") for column in Job.__table__.columns]
+    found = {
+        row.id: {key: value for key, value in row._mapping.items() if key != "id"}
+        for row in connection.execute(select(Job.__table__, *nulls).where(Job.id.in_(ids)))
+    }
+    return [found[job_id] for job_id in ids]
+
+
+def test_a_batch_is_inserted_as_through_sqlalchemy(engine: Engine) -> None:
+    with engine.connect() as connection:
+        owner_id = new_owner(connection)
+        rows = new_rows(owner_id, 6)
+        fast, slow = rows[:3], rows[3:]
+        insert_rows(connection, Job.__table__, fast)
+        connection.execute(insert(Job.__table__), slow)
+        mine, theirs = stored(connection, fast), stored(connection, slow)
+        differing = [{k for k in a if a[k] != b[k]} for a, b in zip(mine, theirs, strict=True)]
+        assert differing == [set()] * 3
+        assert stored(connection, fast)[0]["inputs"]["quote"] == "it's"
+        assert stored(connection, fast)[0]["state"] is JobState.queued
+
+
+def test_a_refused_batch_is_sqlalchemys_error(engine: Engine) -> None:
+    # SQLAlchemy's own error, so that the submit's handlers and retries know it.
+    with engine.connect() as connection:
+        rows = new_rows(new_owner(connection), 2)
+        with pytest.raises(IntegrityError):
+            insert_rows(connection, Job.__table__, [*rows, rows[0]])
+
+
+def test_statement_listeners_still_see_the_batch() -> None:
+    seen: list[str] = []
+
+    def listen(_connection: object, _cursor: object, statement: str, *_: object) -> None:
+        seen.append(statement)
+
+    with autocommit_engine.connect() as connection:
+        rows = new_rows(new_owner(connection), 2)
+        event.listen(connection, "before_cursor_execute", listen)
+        insert_rows(connection, Job.__table__, rows)
+        assert len(stored(connection, rows)) == 2
+    assert seen[0].split()[:2] == ["INSERT", "INTO"]
