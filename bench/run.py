@@ -741,7 +741,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="repetitions of each figure")
     parser.add_argument("--e2e-jobs", type=int, default=200)
     parser.add_argument("--drain-jobs", type=int, default=2000, help="queued for each drain")
-    parser.add_argument("--bulk-jobs", type=int, default=2000, help="per bulk-submit run")
+    # Enough for seconds of steady state: with 2 000 (under a second), the worker that
+    # drains them meanwhile had hardly started, and the figure moved by half between runs.
+    parser.add_argument("--bulk-jobs", type=int, default=10_000, help="per bulk-submit run")
     parser.add_argument("--memory-jobs", type=int, default=20_000)
     parser.add_argument("--backlog-jobs", type=int, default=5000, help="a heavy user's, for fair share")
     parser.add_argument("--small-rows", type=int, default=10_000)
