@@ -37,7 +37,7 @@ import httpx
 import psycopg2
 import redis
 
-from drain import drain, process_tree
+from drain import cpu_seconds, cpu_since, drain, process_tree
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -194,6 +194,7 @@ def wrk(url: str, script: str, seconds: int, **env: str) -> dict[str, float]:
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {
+        "requests": float(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
         "p50_ms": latency_ms("50"),
         "p99_ms": latency_ms("99"),
@@ -202,9 +203,16 @@ def wrk(url: str, script: str, seconds: int, **env: str) -> dict[str, float]:
     }
 
 
-def submit_load(system: System, seconds: int) -> dict[str, float]:
-    return wrk(f"{system.api}/jobs", "post.lua", seconds,
-               WRK_BODY=json.dumps(system.submit_body), WRK_AUTH=system.headers.get("Authorization", ""))
+def submit_load(system: System, seconds: int, api_pid: int | None = None) -> dict[str, float]:
+    """wrk's figures; with the API's process, also its CPU time per request (all of its
+    uvicorn processes, from /proc), which explains the requests/s."""
+    api = process_tree(api_pid) if api_pid is not None else []
+    before = cpu_seconds(api)
+    figures = wrk(f"{system.api}/jobs", "post.lua", seconds,
+                  WRK_BODY=json.dumps(system.submit_body), WRK_AUTH=system.headers.get("Authorization", ""))
+    if api:
+        figures["api_cpu_ms_per_request"] = 1000 * cpu_since(before, cpu_seconds(api)) / figures["requests"]
+    return figures
 
 
 def poll_load(system: System, job_id: str, seconds: int) -> dict[str, float]:
@@ -437,7 +445,7 @@ def measure_tooljobs(args: argparse.Namespace) -> dict[str, Any]:
     api = "http://127.0.0.1:8101/api/v1"
     with processes(
         [uvicorn("app.main:app", 8101), celery_worker("app.core.celery_app")], TOOLJOBS_ENV, PROJECT_DIR
-    ) as (_, worker_pid):
+    ) as (api_pid, worker_pid):
         wait_for(f"{api}/health")
         system = tooljobs_system(api)
         with httpx.Client(timeout=30) as client:
@@ -445,7 +453,7 @@ def measure_tooljobs(args: argparse.Namespace) -> dict[str, Any]:
             owner_id = client.get(f"{api}/users/me", headers=system.headers).json()["id"]
         wait_until(tooljobs_drained, timeout=60, what="the first job")
         results: dict[str, Any] = {
-            "submit": repeated(args.runs, lambda: submit_load(system, args.seconds)),
+            "submit": repeated(args.runs, lambda: submit_load(system, args.seconds, api_pid)),
         }
         wait_until(tooljobs_drained, timeout=900, what="the submitted jobs")
         results["bulk"] = repeated(args.runs, lambda: bulk_submit(system, args.bulk_jobs, 500))
@@ -487,14 +495,15 @@ def peer_drained() -> bool:
 
 def measure_peer(args: argparse.Namespace) -> dict[str, Any]:
     api = "http://127.0.0.1:8102"
-    with processes([uvicorn("naive_peer:app", 8102), celery_worker("naive_peer:celery")], PEER_ENV, BENCH_DIR):
+    with processes([uvicorn("naive_peer:app", 8102), celery_worker("naive_peer:celery")], PEER_ENV,
+                   BENCH_DIR) as (api_pid, _):
         wait_for(f"{api}/docs")
         system = System("naive peer", api, {"message": "hi"})
         with httpx.Client(timeout=30) as client:
             finished = system.submit(client)
         wait_until(peer_drained, timeout=60, what="the first peer job")
         results: dict[str, Any] = {
-            "submit": repeated(args.runs, lambda: submit_load(system, args.seconds)),
+            "submit": repeated(args.runs, lambda: submit_load(system, args.seconds, api_pid)),
         }
         wait_until(peer_drained, timeout=900, what="the submitted peer jobs")
         results["poll"] = repeated(args.runs, lambda: poll_load(system, finished, args.seconds))
@@ -662,6 +671,7 @@ FIGURES = [
     ("submit req/s", "submit", "rps", "higher", 1.2),
     ("submit p99 ms", "submit", "p99_ms", "lower", None),
     ("submit errors", "submit", "errors", "lower", None),
+    ("submit: API CPU ms/request", "submit", "api_cpu_ms_per_request", "lower", None),
     ("poll req/s", "poll", "rps", "higher", 2.0),
     ("poll p99 ms", "poll", "p99_ms", "lower", 0.5),
     ("end-to-end p50 ms", "e2e", "p50_ms", "lower", 1.5),
@@ -710,6 +720,17 @@ def table(results: dict[str, Any]) -> list[str]:
     for label, key, system, other, direction, target in drain_rows:
         if system in drains and other in drains:
             row(label, drains[system][key], drains[other][key], direction, target)
+    # Jobs completed under a submit load share two cores among the API, the worker and
+    # the servers: a job's whole CPU says how many can complete. The floor's, with no API
+    # at all, says whether completing as many as the peer is within reach.
+    if {"tooljobs", "naive_peer", "guarantee_floor"} <= drains.keys():
+        def whole(system: str, api: dict[str, dict[str, float]] | None) -> dict[str, float]:
+            api_ms = 0.0 if api is None else api["api_cpu_ms_per_request"]["median"]
+            return fixed(api_ms + sum(drains[system][key]["median"]
+                                      for key in ("worker_cpu_ms_per_job", "servers_cpu_ms_per_job")))
+        peer_whole = whole("naive_peer", peer["submit"])
+        row("whole CPU ms/job (API+worker+servers)", whole("tooljobs", ours["submit"]), peer_whole, "lower", None)
+        row("floor, no API: CPU ms/job vs peer whole", whole("guarantee_floor", None), peer_whole, "lower", 1.0)
     for key, label in (("list_p50_ms", "GET /jobs?limit=50 p50 ms"), ("get_p50_ms", "GET /jobs/{id} p50 ms")):
         row(f"{label}, 1M/10k rows", ours["rows_large"][key], ours["rows_small"][key], "lower", 1.5)
     memory = ours["memory"]
