@@ -5,7 +5,7 @@ These are the hottest SQL of a worker and of a bulk submit, and SQLAlchemy's exe
 around them (its execution context, parameter set-up, result object) cost more CPU than
 the driver's round trip itself: running the transitions this way took a worker's CPU per
 job from 1.7 to 1.4 times what the same two statements and mirrors cost on bare
-psycopg2 (`make bench`, the guarantees' floor); a batch's insert costs a third less.
+psycopg2 (`make bench`, the guarantees' floor); a batch's insert costs a quarter less.
 Nothing else changes: SQLAlchemy compiles each statement (once per dialect), its types
 convert the parameters and the returned columns, a driver error becomes SQLAlchemy's own
 (a dropped connection invalidated, so that the caller's retry starts on a new one), and
