@@ -729,12 +729,11 @@ def table(results: dict[str, Any]) -> list[str]:
     # the servers: a job's whole CPU says how many can complete. The floor's, with an API
     # as cheap as the peer's own, says whether completing as many is within reach.
     if {"tooljobs", "naive_peer", "guarantee_floor"} <= drains.keys():
-        def whole(system: str, api: dict[str, dict[str, float]]) -> dict[str, float]:
-            return fixed(api["api_cpu_ms_per_request"]["median"] + sum(drains[system][key]["median"]
-                                      for key in ("worker_cpu_ms_per_job", "servers_cpu_ms_per_job")))
-        peer_whole = whole("naive_peer", peer["submit"])
-        row("whole CPU ms/job (API+worker+servers)", whole("tooljobs", ours["submit"]), peer_whole, "lower", None)
-        row("floor + peer's API: CPU ms/job", whole("guarantee_floor", peer["submit"]), peer_whole, "lower", 1.0)
+        peer_whole = whole_cpu(drains["naive_peer"], peer["submit"])
+        row("whole CPU ms/job (API+worker+servers)", whole_cpu(drains["tooljobs"], ours["submit"]), peer_whole,
+            "lower", None)
+        row("floor + peer's API: CPU ms/job", whole_cpu(drains["guarantee_floor"], peer["submit"]), peer_whole,
+            "lower", 1.0)
     for key, label in (("list_p50_ms", "GET /jobs?limit=50 p50 ms"), ("get_p50_ms", "GET /jobs/{id} p50 ms")):
         row(f"{label}, 1M/10k rows", ours["rows_large"][key], ours["rows_small"][key], "lower", 1.5)
     memory = ours["memory"]
@@ -745,6 +744,13 @@ def table(results: dict[str, Any]) -> list[str]:
     lines.append("against: the naive peer; bare Celery, single submits, 10k rows, 1k jobs or the backlog's drain "
                  "where the label says; floor: bench/guarantee_floor.py, the tooljobs column of the floor's rows")
     return lines
+
+
+def whole_cpu(drained: dict[str, dict[str, float]], submits: dict[str, dict[str, float]]) -> dict[str, float]:
+    """A job's whole CPU in ms: the API's per submit, and the worker's and the servers' per
+    job of the drain (medians)."""
+    return fixed(submits["api_cpu_ms_per_request"]["median"] + drained["worker_cpu_ms_per_job"]["median"]
+                 + drained["servers_cpu_ms_per_job"]["median"])
 
 
 def upload_row(upload: dict[str, float]) -> str:

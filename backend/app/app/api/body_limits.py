@@ -136,11 +136,11 @@ class BodyLimits:
             # HTTP/1 without either header has no body (every poll): nothing to read.
             await self.app(scope, receive, send)
             return
-        too_large = (
+        over_limit = (
             f"the request body is larger than MAX_REQUEST_BYTES ({self.max_request_bytes} bytes)"
         )
         if declared.isdigit() and int(declared) > self.max_request_bytes:
-            await self.too_large(too_large)(scope, receive, send)
+            await self.too_large(over_limit)(scope, receive, send)
             return
         body = bytearray()
         while True:
@@ -150,7 +150,7 @@ class BodyLimits:
                 return
             body += message.get("body", b"")
             if len(body) > self.max_request_bytes:
-                await self.too_large(too_large)(scope, receive, send)
+                await self.too_large(over_limit)(scope, receive, send)
                 return
             if not message.get("more_body", False):
                 break

@@ -104,8 +104,8 @@ def _execute_transition(
     job_id: uuid.UUID,
     parameters: dict[str, object],
 ) -> JobRow | None:
-    # On the driver's cursor (app.db.driver_cursor): a job's transitions are the worker's hottest
-    # SQL, and the ORM's, then Core's, execution cost more than the statement itself.
+    # On the driver's cursor (app.db.driver_cursor): a job's transitions are the worker's
+    # hottest SQL, and the ORM's, then Core's, execution cost more than the statement itself.
     parameters["job_id"] = job_id
     return fetch_one(session.connection(), statement, parameters)
 
