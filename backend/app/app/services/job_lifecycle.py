@@ -68,16 +68,16 @@ def send_job(job: JobRead, *, countdown: float | None = None, queued_before: int
     hot_jobs.save_job(job, sent=True)
 
 
-def send_new_jobs(jobs: Sequence[JobRead], *, queued_before: int = 0) -> None:
-    """send_job for jobs of one owner queued together: their messages go to the broker
-    together (in one round trip on Redis: kombu's publish batch), and are mirrored in
-    one more; each counts the ones before it in its owner's backlog. All or none: when
-    it raises, no message is left to the broker but those of a flush that went through,
-    which find no job once the caller deleted the rows."""
+def send_new_jobs(jobs: Sequence[JobRead], *, queued_before: Sequence[int]) -> None:
+    """send_job for jobs queued together, each with its owner's backlog before it: their
+    messages go to the broker together (in one round trip on Redis: kombu's publish
+    batch), and are mirrored in one more. All or none: when it raises, no message is
+    left to the broker but those of a flush that went through, which find no job once
+    the caller deleted the rows."""
     # One operation per message on our queues (no message TTL), so one flush at the end.
     with celery_app.producer_or_acquire() as producer, producer.batch(max_size=len(jobs) or 1):
-        for position, job in enumerate(jobs):
-            _send(job, producer, None, queued_before + position)
+        for job, backlog in zip(jobs, queued_before, strict=True):
+            _send(job, producer, None, backlog)
     hot_jobs.save_new_jobs(jobs)
 
 

@@ -15,7 +15,7 @@ from app.db.base_class import utcnow
 from app.models.job import Job, JobState
 from app.schemas.job import CURSOR_PATTERN, JobBatchItem, JobFilters, JobOptions, JobPage, JobRead
 from app.schemas.user import Principal
-from app.services import process_cache, quotas, webhooks
+from app.services import process_cache, quotas, submit_groups, webhooks
 from app.services.errors import (
     Conflict,
     FieldError,
@@ -25,7 +25,7 @@ from app.services.errors import (
     Unavailable,
     UnknownReference,
 )
-from app.services.job_lifecycle import forget_job, mirror_job, send_job, send_new_jobs
+from app.services.job_lifecycle import forget_job, mirror_job, send_new_jobs
 from app.services.new_jobs import new_job
 from app.worker.redis_db import jobs as hot_jobs
 
@@ -58,8 +58,7 @@ def submit_job(
             return _replay(earlier, job), False
     queued_before = quotas.admit_queued(session, owner.id, owner.max_queued_jobs, 1)
     try:
-        job_crud.create_job(session, job)
-        session.commit()
+        snapshot = submit_groups.record_and_send(session, job, queued_before)
     except IntegrityError:
         # The same key, submitted at the same moment by another request.
         session.rollback()
@@ -67,15 +66,6 @@ def submit_job(
         if earlier is None:
             raise
         return _replay(earlier, job), False
-    snapshot = JobRead.model_validate(job)
-    try:
-        send_job(snapshot, queued_before=queued_before)
-    except Exception as error:
-        # Nothing was queued: keep no row a worker will never run, and say so.
-        logger.warning("could not send job %s to the broker: %r", job.id, error)
-        job_crud.delete_job(session, job.id)
-        session.commit()
-        raise Unavailable("the job queue is down; nothing was submitted, try again") from None
     return snapshot, True
 
 
@@ -92,7 +82,10 @@ def submit_jobs(
     jobs = _new_jobs(session, owner, items)
     earlier, created, queued_before = _record_new(session, owner, jobs)
     try:
-        send_new_jobs([JobRead.model_validate(job) for job in created], queued_before=queued_before)
+        send_new_jobs(
+            [JobRead.model_validate(job) for job in created],
+            queued_before=[queued_before + position for position in range(len(created))],
+        )
     except Exception as error:
         logger.warning("could not send a batch of %d jobs to the broker: %r", len(created), error)
         job_crud.delete_jobs(session, [job.id for job in created])

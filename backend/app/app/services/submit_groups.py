@@ -1,0 +1,133 @@
+"""Single submits that arrive together are recorded and sent together.
+
+Under load, a submit's CPU goes mostly to its round trips rather than to its work: each
+INSERT, broker send and mirror costs its thread a wait on the network, then a fight for
+the GIL to go on. So the submits of one process meet here, and while one thread records
+and sends, the others wait; the next thread takes every job that waited meanwhile, in
+one INSERT, one broker batch and one mirror trip, as POST /jobs/batch does. Each request
+still answers only once its own job is committed and sent. A submit that meets nobody
+is a group of one.
+"""
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.crud import job as job_crud
+from app.models.job import Job
+from app.schemas.job import JobRead
+from app.services.errors import Unavailable
+from app.services.job_lifecycle import send_new_jobs
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class _Submit:
+    job: Job
+    queued_before: int
+    leads: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+    snapshot: JobRead | None = None
+    error: Exception | None = None
+
+
+class _Meeting:
+    """Where a process's submits wait for the one thread that records and sends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: list[_Submit] = []
+        self._busy = False
+
+    def record_and_send(self, session: Session, job: Job, queued_before: int) -> JobRead:
+        submit = _Submit(job, queued_before)
+        with self._lock:
+            self._waiting.append(submit)
+            submit.leads = not self._busy
+            self._busy = True
+        if not submit.leads:
+            submit.done.wait()
+        # Led by another thread, or handed the lead by it: then it takes its own group.
+        if submit.leads:
+            self._lead(session)
+        if submit.snapshot is None:
+            raise submit.error or Unavailable("the job was not submitted, try again")
+        return submit.snapshot
+
+    def _lead(self, session: Session) -> None:
+        with self._lock:
+            group, self._waiting = self._waiting, []
+        try:
+            _record_and_send(session, group)
+        except Exception as error:
+            for submit in group:
+                submit.error = error
+        finally:
+            with self._lock:
+                if self._waiting:
+                    self._waiting[0].leads = True
+                    self._waiting[0].done.set()
+                else:
+                    self._busy = False
+            for submit in group:
+                submit.done.set()
+
+
+_meeting = _Meeting()
+
+
+def record_and_send(session: Session, job: Job, queued_before: int) -> JobRead:
+    """Commit a new job in `session` (another waiting thread's may do it), send it with
+    `queued_before` jobs of its owner before it, and return its snapshot.
+
+    IntegrityError when its row conflicts (an Idempotency-Key used at the same moment);
+    Unavailable, with the row deleted, when the broker did not take it.
+    """
+    return _meeting.record_and_send(session, job, queued_before)
+
+
+def _record_and_send(session: Session, group: Sequence[_Submit]) -> None:
+    recorded = _record(session, group)
+    if not recorded:
+        return
+    snapshots = [JobRead.model_validate(submit.job) for submit in recorded]
+    try:
+        send_new_jobs(snapshots, queued_before=[submit.queued_before for submit in recorded])
+    except Exception as error:
+        # Nothing was queued: keep no row a worker will never run, and say so.
+        logger.warning("could not send %d new jobs to the broker: %r", len(recorded), error)
+        job_crud.delete_jobs(session, [submit.job.id for submit in recorded])
+        session.commit()
+        for submit in recorded:
+            submit.error = Unavailable("the job queue is down; nothing was submitted, try again")
+        return
+    for submit, snapshot in zip(recorded, snapshots, strict=True):
+        submit.snapshot = snapshot
+
+
+def _record(session: Session, group: Sequence[_Submit]) -> list[_Submit]:
+    """The submits whose rows are committed; a conflict is the error of its own job."""
+    try:
+        job_crud.create_jobs(session, [submit.job for submit in group])
+        session.commit()
+        return list(group)
+    except IntegrityError:
+        session.rollback()
+        if len(group) == 1:
+            raise
+    recorded = []
+    for submit in group:
+        try:
+            job_crud.create_job(session, submit.job)
+            session.commit()
+        except IntegrityError as conflict:
+            session.rollback()
+            submit.error = conflict
+        else:
+            recorded.append(submit)
+    return recorded
