@@ -130,3 +130,18 @@ def test_a_broker_that_is_down_refuses_the_whole_group_and_keeps_no_job(
     assert [r.status_code for r in responses] == [503] * 4
     assert all("nothing was submitted" in r.json()["detail"] for r in responses)
     assert job_count() == 0
+
+
+def test_a_group_admits_no_more_than_the_queued_jobs_limit(
+    client: TestClient, user_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.core.config import settings
+
+    monkeypatch.setattr(settings, "MAX_QUEUED_JOBS_PER_USER", 3)
+    with lead_held(client, user_headers) as first:
+        group = in_one_group([lambda: submit(client, user_headers) for _ in range(4)])
+    responses = [f.result(timeout=30) for f in group]
+    assert first.result(timeout=30).status_code == 202
+    # The first is queued: two of the group fit under the limit, the other two wait.
+    assert sorted(r.status_code for r in responses) == [202, 202, 429, 429]
+    assert job_count() == 3

@@ -8,6 +8,7 @@ PostgreSQL is asked only when Redis lost the count, or every few minutes to put 
 
 import logging
 import uuid
+from collections.abc import Collection
 
 from sqlalchemy.orm import Session
 
@@ -33,11 +34,14 @@ def admit_queued(session: Session, owner_id: uuid.UUID, override: int | None, ne
     under their limit; RateLimited naming the limit when they do not. When Redis does not
     answer, nothing is refused and the backlog reads as none (as the rate limits do:
     a lost cache must not stop every submit)."""
-    try:
-        queued = _queued_count(session, owner_id)
-    except RedisUnavailable as error:
-        logger.warning("queued-jobs quota not checked: %s", error)
-        return 0
+    queued = queued_counts(session, [owner_id])[owner_id]
+    check_queued(queued, override, new_jobs)
+    return queued
+
+
+def check_queued(queued: int, override: int | None, new_jobs: int) -> None:
+    """RateLimited, naming the limit, when `new_jobs` more than the owner's `queued`
+    would pass it."""
     limit = queued_limit(override)
     if limit and queued + new_jobs > limit:
         source = "MAX_QUEUED_JOBS_PER_USER" if override is None else "set for you by an admin"
@@ -46,21 +50,26 @@ def admit_queued(session: Session, owner_id: uuid.UUID, override: int | None, ne
             f"{limit} ({source}); {new_jobs} more would pass it. Retry when some have started.",
             QUEUED_LIMIT_RETRY_AFTER_SECONDS,
         )
-    return queued
 
 
 def queued_count(session: Session, owner_id: uuid.UUID) -> int:
     """The owner's queued jobs; 0 when Redis does not answer."""
+    return queued_counts(session, [owner_id])[owner_id]
+
+
+def queued_counts(session: Session, owner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Each owner's queued jobs, in one Redis round trip; 0 for all when Redis does not
+    answer."""
     try:
-        return _queued_count(session, owner_id)
-    except RedisUnavailable:
-        return 0
-
-
-def _queued_count(session: Session, owner_id: uuid.UUID) -> int:
-    queued = queued_jobs.count(owner_id)
-    if queued is None:
-        ids = quota_crud.queued_job_ids(session, owner_id)
-        queued_jobs.recount(owner_id, ids)
-        queued = len(ids)
+        counted = queued_jobs.counts(owner_ids)
+    except RedisUnavailable as error:
+        logger.warning("queued-jobs quota not checked: %s", error)
+        return dict.fromkeys(owner_ids, 0)
+    queued = {}
+    for owner_id, count in counted.items():
+        if count is None:
+            ids = quota_crud.queued_job_ids(session, owner_id)
+            queued_jobs.recount(owner_id, ids)
+            count = len(ids)
+        queued[owner_id] = count
     return queued

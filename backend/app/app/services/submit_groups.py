@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from app.crud import job as job_crud
 from app.models.job import Job
 from app.schemas.job import JobRead
-from app.services.errors import Unavailable
+from app.services import quotas
+from app.services.errors import RateLimited, Unavailable
 from app.services.job_lifecycle import send_new_jobs
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,9 @@ logger = logging.getLogger(__name__)
 @dataclass(eq=False)
 class _Submit:
     job: Job
-    queued_before: int
+    # The owner's own limit of queued jobs (None: the setting's).
+    queued_limit: int | None
+    queued_before: int = 0
     leads: bool = False
     done: threading.Event = field(default_factory=threading.Event)
     snapshot: JobRead | None = None
@@ -44,8 +47,8 @@ class _Meeting:
         self._waiting: list[_Submit] = []
         self._busy = False
 
-    def record_and_send(self, session: Session, job: Job, queued_before: int) -> JobRead:
-        submit = _Submit(job, queued_before)
+    def record_and_send(self, session: Session, job: Job, queued_limit: int | None) -> JobRead:
+        submit = _Submit(job, queued_limit)
         with self._lock:
             self._waiting.append(submit)
             submit.leads = not self._busy
@@ -81,18 +84,20 @@ class _Meeting:
 _meeting = _Meeting()
 
 
-def record_and_send(session: Session, job: Job, queued_before: int) -> JobRead:
-    """Commit a new job in `session` (another waiting thread's may do it), send it with
-    `queued_before` jobs of its owner before it, and return its snapshot.
+def record_and_send(session: Session, job: Job, queued_limit: int | None) -> JobRead:
+    """Admit a new job under its owner's queued-jobs limit (`queued_limit`, None for the
+    setting's), commit it in `session` (or another waiting thread's), send it, and return
+    its snapshot.
 
-    IntegrityError when its row conflicts (an Idempotency-Key used at the same moment);
-    Unavailable, with the row deleted, when the broker did not take it.
+    RateLimited when the owner's queued jobs are at their limit; IntegrityError when its
+    row conflicts (an Idempotency-Key used at the same moment); Unavailable, with the row
+    deleted, when the broker did not take it.
     """
-    return _meeting.record_and_send(session, job, queued_before)
+    return _meeting.record_and_send(session, job, queued_limit)
 
 
 def _record_and_send(session: Session, group: Sequence[_Submit]) -> None:
-    recorded = _record(session, group)
+    recorded = _record(session, _admitted(session, group))
     if not recorded:
         return
     snapshots = [JobRead.model_validate(submit.job) for submit in recorded]
@@ -110,8 +115,30 @@ def _record_and_send(session: Session, group: Sequence[_Submit]) -> None:
         submit.snapshot = snapshot
 
 
+def _admitted(session: Session, group: Sequence[_Submit]) -> list[_Submit]:
+    """The submits under their owners' queued-jobs limits, each with its owner's backlog
+    before it, counting the ones admitted before it in the group; a refusal is its own
+    job's error. Admitted one group at a time, a process's submits never pass a limit
+    together."""
+    queued = quotas.queued_counts(session, {submit.job.owner_id for submit in group})
+    admitted = []
+    for submit in group:
+        owner_id = submit.job.owner_id
+        try:
+            quotas.check_queued(queued[owner_id], submit.queued_limit, 1)
+        except RateLimited as refusal:
+            submit.error = refusal
+            continue
+        submit.queued_before = queued[owner_id]
+        queued[owner_id] += 1
+        admitted.append(submit)
+    return admitted
+
+
 def _record(session: Session, group: Sequence[_Submit]) -> list[_Submit]:
     """The submits whose rows are committed; a conflict is the error of its own job."""
+    if not group:
+        return []
     try:
         job_crud.create_jobs(session, [submit.job for submit in group])
         session.commit()

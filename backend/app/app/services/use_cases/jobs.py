@@ -56,9 +56,8 @@ def submit_job(
         earlier = job_crud.get_job_by_idempotency_key(session, owner.id, idempotency_key)
         if earlier is not None:
             return _replay(earlier, job), False
-    queued_before = quotas.admit_queued(session, owner.id, owner.max_queued_jobs, 1)
     try:
-        snapshot = submit_groups.record_and_send(session, job, queued_before)
+        snapshot = submit_groups.record_and_send(session, job, owner.max_queued_jobs)
     except IntegrityError:
         # The same key, submitted at the same moment by another request.
         session.rollback()

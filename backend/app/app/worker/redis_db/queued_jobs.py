@@ -10,7 +10,7 @@ RECOUNT_SECONDS.
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from app.worker.redis_db import keys
 from app.worker.redis_db.connection import client, must_answer
@@ -20,14 +20,19 @@ _SADD_CHUNK = 10_000
 
 
 @must_answer
-def count(owner_id: uuid.UUID) -> int | None:
-    """The owner's queued jobs; None when the set must be rebuilt first (`recount`).
-    RedisUnavailable when Redis does not answer."""
+def counts(owner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int | None]:
+    """Each owner's queued jobs, in one round trip; None for an owner whose set must be
+    rebuilt first (`recount`). RedisUnavailable when Redis does not answer."""
+    owners = list(owner_ids)
     pipe = client().pipeline(transaction=False)
-    pipe.exists(keys.queued_jobs_counted(owner_id))
-    pipe.scard(keys.queued_jobs(owner_id))
-    counted, queued = pipe.execute()
-    return int(queued) if counted else None
+    for owner_id in owners:
+        pipe.exists(keys.queued_jobs_counted(owner_id))
+        pipe.scard(keys.queued_jobs(owner_id))
+    answers = pipe.execute()
+    return {
+        owner_id: int(queued) if counted else None
+        for owner_id, counted, queued in zip(owners, answers[::2], answers[1::2], strict=True)
+    }
 
 
 @must_answer
