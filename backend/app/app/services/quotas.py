@@ -2,8 +2,9 @@
 or their own limit set by a superuser). The running-jobs quota is the worker's
 (app.services.execution.running_limits).
 
-A submit costs one Redis round trip for the count (app.worker.redis_db.queued_jobs);
-PostgreSQL is asked only when Redis lost the count, or every few minutes to put it right.
+A batch, or a group of single submits (app.services.submit_groups), costs one Redis round
+trip for the counts of its owners (app.worker.redis_db.queued_jobs); PostgreSQL is asked
+only when Redis lost a count, or every few minutes to put it right.
 """
 
 import logging

@@ -1,12 +1,12 @@
-"""Single submits that arrive together are recorded and sent together.
+"""Single submits that arrive together are admitted, recorded and sent together.
 
 Under load, a submit's CPU goes mostly to its round trips rather than to its work: each
-INSERT, broker send and mirror costs its thread a wait on the network, then a fight for
-the GIL to go on. So the submits of one process meet here, and while one thread records
-and sends, the others wait; the next thread takes every job that waited meanwhile, in
-one INSERT, one broker batch and one mirror trip, as POST /jobs/batch does. Each request
-still answers only once its own job is committed and sent. A submit that meets nobody
-is a group of one.
+one costs its thread a wait on the network, then a fight for the GIL to go on. So the
+submits of one process meet here. While one thread works for a group, the others wait;
+then the next thread takes every job that waited meanwhile, with one Redis trip for the
+owners' queued-jobs counts, one INSERT, one broker batch and one mirror trip, as
+POST /jobs/batch does. Each request still answers only once its own job is committed
+and sent. A submit that meets nobody is a group of one, and waits for nothing.
 """
 
 import logging
