@@ -9,10 +9,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import httpx
 import pytest
+import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, event, text
 
@@ -45,7 +47,14 @@ def lead_held(client: TestClient, headers: dict[str, str]) -> Iterator[Future[ht
 
 
 def lock_waiters(connection: Connection) -> int:
-    return int(connection.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")) or 0)
+    """Sessions waiting for a lock on the job table of this database."""
+    waiting = connection.scalar(
+        text(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'job'::regclass"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+    )
+    return int(waiting or 0)
 
 
 def in_one_group(requests: list[Callable[[], httpx.Response]]) -> list[Future[httpx.Response]]:
@@ -79,7 +88,7 @@ def job_count() -> int:
 
 
 def queued_messages() -> int:
-    broker = celery_app.connection_for_write().default_channel.client
+    broker = redis.Redis.from_url(celery_app.conf.broker_url)
     return sum(int(broker.llen(key)) for key in broker.keys("default*"))
 
 
@@ -87,20 +96,16 @@ def test_submits_that_wait_together_go_in_one_insert_and_each_gets_its_own_job(
     client: TestClient, user_headers: dict[str, str]
 ) -> None:
     messages_before = queued_messages()
+    inputs = [{"message": f"m{n}"} for n in range(5)]
     with inserts_of_jobs() as inserts:
         with lead_held(client, user_headers) as first:
-            group = in_one_group(
-                [
-                    lambda n=n: submit(client, user_headers, inputs={"message": f"m{n}"})
-                    for n in range(5)
-                ]
-            )
+            group = in_one_group([partial(submit, client, user_headers, inputs=i) for i in inputs])
         responses = [first.result(timeout=30), *(f.result(timeout=30) for f in group)]
     assert [r.status_code for r in responses] == [202] * 6, [r.text for r in responses]
     # The first alone, then the five that waited for it in one.
     assert len(inserts) == 2
     jobs = [r.json() for r in responses]
-    assert [job["inputs"]["message"] for job in jobs[1:]] == [f"m{n}" for n in range(5)]
+    assert [job["inputs"]["message"] for job in jobs[1:]] == [i["message"] for i in inputs]
     ids = [uuid.UUID(job["id"]) for job in jobs]
     assert len(set(ids)) == 6 == job_count()
     assert hot_jobs.was_sent(ids) == [True] * 6
