@@ -20,9 +20,10 @@ from app.crud import artifact as artifact_crud
 from app.crud import job as job_crud
 from app.db.base_class import utcnow
 from app.models.artifact import Artifact
-from app.models.job import ErrorType, JobError, JobState
+from app.models.job import ErrorType, Job, JobError, JobState
 from app.schemas.job import JobRead
 from app.services import process_cache, webhooks
+from app.services.errors import Unavailable
 from app.services.fair_share import fair_priority
 from app.services.storage_keys import job_prefix
 from app.tools.context import ArtifactInfo
@@ -68,17 +69,32 @@ def send_job(job: JobRead, *, countdown: float | None = None, queued_before: int
     hot_jobs.save_job(job, sent=True)
 
 
-def send_new_jobs(jobs: Sequence[JobRead], *, queued_before: Sequence[int]) -> None:
-    """send_job for jobs queued together, each with its owner's backlog before it: their
-    messages go to the broker together (in one round trip on Redis: kombu's publish
-    batch), and are mirrored in one more. All or none: when it raises, no message is
-    left to the broker but those of a flush that went through, which find no job once
-    the caller deleted the rows."""
-    # One operation per message on our queues (no message TTL), so one flush at the end.
-    with celery_app.producer_or_acquire() as producer, producer.batch(max_size=len(jobs) or 1):
-        for job, backlog in zip(jobs, queued_before, strict=True):
-            _send(job, producer, None, backlog)
-    hot_jobs.save_new_jobs(jobs)
+def send_new_jobs(
+    session: Session, jobs: Sequence[Job], *, queued_before: Sequence[int]
+) -> list[JobRead]:
+    """send_job for jobs just committed together, each with its owner's backlog before
+    it; their snapshots. Their messages go to the broker together (one round trip on
+    Redis: kombu's publish batch), and are mirrored in one more.
+
+    All or none: when the broker does not take them, their rows are deleted (no row is
+    kept that a worker will never run) and Unavailable says so. A message of a publish
+    flush that went through then finds no job."""
+    snapshots = [JobRead.model_validate(job) for job in jobs]
+    try:
+        # One operation per message on our queues (no message TTL): one flush at the end.
+        with (
+            celery_app.producer_or_acquire() as producer,
+            producer.batch(max_size=len(snapshots) or 1),
+        ):
+            for snapshot, backlog in zip(snapshots, queued_before, strict=True):
+                _send(snapshot, producer, None, backlog)
+        hot_jobs.save_new_jobs(snapshots)
+    except Exception as error:
+        logger.warning("could not send %d new jobs to the broker: %r", len(jobs), error)
+        job_crud.delete_jobs(session, [job.id for job in jobs])
+        session.commit()
+        raise Unavailable("the job queue is down; nothing was submitted, try again") from None
+    return snapshots
 
 
 def offer_again(job: JobRead, *, countdown: float, queued_before: int) -> None:

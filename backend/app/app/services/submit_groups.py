@@ -9,7 +9,6 @@ POST /jobs/batch does. Each request still answers only once its own job is commi
 and sent. A submit that meets nobody is a group of one, and waits for nothing.
 """
 
-import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,8 +22,6 @@ from app.schemas.job import JobRead
 from app.services import quotas
 from app.services.errors import RateLimited, Unavailable
 from app.services.job_lifecycle import send_new_jobs
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -100,16 +97,15 @@ def _record_and_send(session: Session, group: Sequence[_Submit]) -> None:
     recorded = _record(session, _admitted(session, group))
     if not recorded:
         return
-    snapshots = [JobRead.model_validate(submit.job) for submit in recorded]
     try:
-        send_new_jobs(snapshots, queued_before=[submit.queued_before for submit in recorded])
-    except Exception as error:
-        # Nothing was queued: keep no row a worker will never run, and say so.
-        logger.warning("could not send %d new jobs to the broker: %r", len(recorded), error)
-        job_crud.delete_jobs(session, [submit.job.id for submit in recorded])
-        session.commit()
+        snapshots = send_new_jobs(
+            session,
+            [submit.job for submit in recorded],
+            queued_before=[submit.queued_before for submit in recorded],
+        )
+    except Unavailable as refusal:
         for submit in recorded:
-            submit.error = Unavailable("the job queue is down; nothing was submitted, try again")
+            submit.error = refusal
         return
     for submit, snapshot in zip(recorded, snapshots, strict=True):
         submit.snapshot = snapshot

@@ -1,6 +1,5 @@
 """Use-cases of jobs as submitters see them: submit, read, list, cancel, delete."""
 
-import logging
 import re
 import uuid
 from collections.abc import Sequence
@@ -22,14 +21,11 @@ from app.services.errors import (
     Gone,
     InvalidInput,
     NotFound,
-    Unavailable,
     UnknownReference,
 )
 from app.services.job_lifecycle import forget_job, mirror_job, send_new_jobs
 from app.services.new_jobs import new_job
 from app.worker.redis_db import jobs as hot_jobs
-
-logger = logging.getLogger(__name__)
 
 
 def submit_job(
@@ -80,16 +76,11 @@ def submit_jobs(
     """
     jobs = _new_jobs(session, owner, items)
     earlier, created, queued_before = _record_new(session, owner, jobs)
-    try:
-        send_new_jobs(
-            [JobRead.model_validate(job) for job in created],
-            queued_before=[queued_before + position for position in range(len(created))],
-        )
-    except Exception as error:
-        logger.warning("could not send a batch of %d jobs to the broker: %r", len(created), error)
-        job_crud.delete_jobs(session, [job.id for job in created])
-        session.commit()
-        raise Unavailable("the job queue is down; nothing was submitted, try again") from None
+    send_new_jobs(
+        session,
+        created,
+        queued_before=[queued_before + position for position in range(len(created))],
+    )
     return [
         earlier[job.idempotency_key].id if job.idempotency_key in earlier else job.id
         for job in jobs
