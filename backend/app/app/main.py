@@ -42,11 +42,14 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     log_broken_tools()
     follower = RedisFollower(
         on_job_message=job_waiting.deliver,
+        on_job_followed=job_waiting.followed,
         on_invalidation=process_cache.drop_invalidated,
         on_follow=process_cache.follow,
     )
     follower.start()
+    job_waiting.follow_jobs_through(follower)
     yield
+    job_waiting.follow_jobs_through(None)
     follower.stop()
 
 

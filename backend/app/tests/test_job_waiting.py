@@ -15,6 +15,7 @@ from app.models.job import JobState
 from app.schemas.job import JobRead
 from app.services.use_cases import job_waiting
 from app.worker.redis_db import jobs as hot_jobs
+from app.worker.redis_db import keys
 from app.worker.redis_db.connection import client as redis_client
 from tests.support.environment import REDIS_DB
 from tests.support.job_api import submit_tool_job
@@ -23,11 +24,15 @@ from tests.support.waiting import wait_until
 WAITERS = 8
 
 
-def pubsub_connections() -> int:
+def subscriber_ids() -> set[str]:
     """This suite's subscriptions: others on the server (another run, another xdist
     process) use other Redis databases."""
     subscribers = redis_client().client_list(_type="pubsub")
-    return sum(int(subscriber["db"]) == REDIS_DB for subscriber in subscribers)
+    return {subscriber["id"] for subscriber in subscribers if int(subscriber["db"]) == REDIS_DB}
+
+
+def pubsub_connections() -> int:
+    return len(subscriber_ids())
 
 
 def test_waiters_share_one_subscription_and_all_hear_the_end(
@@ -56,6 +61,52 @@ def test_waiters_share_one_subscription_and_all_hear_the_end(
     # Told by the message, not by reading the snapshot again.
     assert max(seconds for _, seconds in answers) < job_waiting.RESYNC_SECONDS / 2
     assert job_waiting._waiters == {}
+
+
+def channel_subscribers(job_id: uuid.UUID) -> int:
+    channel = keys.job_channel(job_id)
+    return int(dict(redis_client().pubsub_numsub(channel))[channel.encode()])
+
+
+def test_a_job_channel_is_followed_only_while_a_request_waits_on_the_job(
+    client: TestClient, user_headers: dict[str, str]
+) -> None:
+    job = submit_tool_job(client, user_headers, "echo", {"message": "hi"})
+    job_id = uuid.UUID(job["id"])
+    # Nobody waits: this API process hears nothing of the job (no pattern either).
+    assert channel_subscribers(job_id) == 0
+
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(client.get, f"/api/v1/jobs/{job_id}?wait=30", headers=user_headers)
+        wait_until(lambda: channel_subscribers(job_id) == 1)
+        assert client.post(f"/api/v1/jobs/{job_id}/cancel", headers=user_headers).status_code == 200
+        response = waiting.result(timeout=30)
+
+    assert response.json()["state"] == "cancelled"
+    wait_until(lambda: channel_subscribers(job_id) == 0)
+
+
+def test_a_lost_subscription_is_made_again_with_the_channels_of_waited_jobs(
+    client: TestClient, user_headers: dict[str, str]
+) -> None:
+    job = submit_tool_job(client, user_headers, "echo", {"message": "hi"})
+    job_id = uuid.UUID(job["id"])
+
+    with ThreadPoolExecutor(1) as pool:
+        started = time.monotonic()
+        waiting = pool.submit(client.get, f"/api/v1/jobs/{job_id}?wait=30", headers=user_headers)
+        wait_until(lambda: channel_subscribers(job_id) == 1)
+        killed = subscriber_ids()
+        for subscriber_id in killed:
+            redis_client().client_kill_filter(_id=subscriber_id)
+        wait_until(lambda: bool(subscriber_ids()) and not subscriber_ids() & killed)
+        wait_until(lambda: channel_subscribers(job_id) == 1)
+        assert client.post(f"/api/v1/jobs/{job_id}/cancel", headers=user_headers).status_code == 200
+        response = waiting.result(timeout=30)
+
+    assert response.json()["state"] == "cancelled"
+    # Told by the message on the channel followed again, not by reading the snapshot again.
+    assert time.monotonic() - started < job_waiting.RESYNC_SECONDS
 
 
 def test_a_missed_message_is_made_up_by_reading_the_snapshot_again(

@@ -7,8 +7,6 @@ PREFIX: Final = "tooljobs"
 
 # Jobs that ended, by tool and state, since Redis last lost its data.
 ENDED_JOBS: Final = f"{PREFIX}:metrics:ended-jobs"
-# Every job's channel, for API processes that follow them all on one connection.
-JOB_CHANNELS_PATTERN: Final = f"{PREFIX}:job:*:events"
 # API processes drop their copies of the principals and ended jobs named here.
 INVALIDATIONS_CHANNEL: Final = f"{PREFIX}:invalidations"
 # When Redis's current data began (seconds since the epoch); gone with the data.
