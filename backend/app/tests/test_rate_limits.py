@@ -3,6 +3,7 @@
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
@@ -12,7 +13,7 @@ from redis.retry import Retry
 
 from app.core.config import settings
 from app.main import app
-from app.services.use_cases import rate_limits
+from app.services import rate_limits
 from app.worker.redis_db import rate_limits as rate_counters
 from tests.support.users import make_user
 
@@ -57,6 +58,26 @@ def test_submits_past_the_limit_are_429_with_retry_after(
     assert "Retry-After" in typed.headers
     listed = client.get("/api/v1/jobs", headers=user_headers).json()["items"]
     assert len(listed) == 2
+
+
+def test_submits_at_the_same_moment_pass_the_limit_no_further(
+    client: TestClient, user_headers: dict[str, str], submits_per_minute: None
+) -> None:
+    # Counted together in one group (app.services.submit_groups), each in its turn.
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: submit(client, user_headers), range(6)))
+    assert sorted(answers) == [202, 202, 429, 429, 429, 429]
+
+
+def test_a_submit_refused_for_its_input_is_not_counted(
+    client: TestClient, user_headers: dict[str, str], submits_per_minute: None
+) -> None:
+    invalid = {"tool": "echo", "inputs": {"message": 7}}
+    assert {
+        client.post("/api/v1/jobs", headers=user_headers, json=invalid).status_code
+        for _ in range(3)
+    } == {422}
+    assert [submit(client, user_headers) for _ in range(3)] == [202, 202, 429]
 
 
 def test_another_principal_is_not_limited(
@@ -130,9 +151,9 @@ def test_the_login_window_resets(
 def redis_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     closed_port = redis.Redis(port=1, retry=Retry(NoBackoff(), retries=0))
     monkeypatch.setattr(rate_counters, "client", lambda: closed_port)
-    rate_counters._limiter.cache_clear()
+    rate_counters._hit.cache_clear()
     yield
-    rate_counters._limiter.cache_clear()
+    rate_counters._hit.cache_clear()
 
 
 def test_limits_fail_open_without_redis(

@@ -3,21 +3,24 @@ or their own limit set by a superuser). The running-jobs quota is the worker's
 (app.services.execution.running_limits).
 
 A batch, or a group of single submits (app.services.submit_groups), costs one Redis round
-trip for the counts of its owners (app.worker.redis_db.queued_jobs); PostgreSQL is asked
-only when Redis lost a count, or every few minutes to put it right.
+trip for the counts of its owners (app.worker.redis_db.queued_jobs; for a group, the same
+trip counts its submits for the rate limit); PostgreSQL is asked only when Redis lost a
+count, or every few minutes to put it right.
 """
 
 import logging
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from sqlalchemy.orm import Session
 
 from app.core.config import settings
 from app.crud import quota as quota_crud
+from app.services import rate_limits
 from app.services.errors import RateLimited
-from app.worker.redis_db import queued_jobs
+from app.worker.redis_db import admissions, queued_jobs
 from app.worker.redis_db.connection import RedisUnavailable
+from app.worker.redis_db.rate_limits import Window
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +69,29 @@ def queued_counts(session: Session, owner_ids: Collection[uuid.UUID]) -> dict[uu
     except RedisUnavailable as error:
         logger.warning("queued-jobs quota not checked: %s", error)
         return dict.fromkeys(owner_ids, 0)
+    return _recounted(session, counted)
+
+
+def counts_for_submits(
+    session: Session, submits: Mapping[uuid.UUID, int]
+) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, Window]]:
+    """Each owner's queued jobs, and their `submits` counted for the submit rate limit
+    (their window after them; none when submits are not limited), in one Redis round
+    trip. When Redis does not answer, no jobs are queued and nothing is counted."""
+    try:
+        counts = admissions.count(
+            submits,
+            counter=rate_limits.SUBMIT_COUNTER,
+            window_seconds=rate_limits.submit_window_seconds(),
+        )
+    except RedisUnavailable as error:
+        logger.warning("queued-jobs quota and submit rate limit not checked: %s", error)
+        return dict.fromkeys(submits, 0), {}
+    return _recounted(session, counts.queued), counts.submitted
+
+
+def _recounted(session: Session, counted: Mapping[uuid.UUID, int | None]) -> dict[uuid.UUID, int]:
+    """The counts, each that Redis lost rebuilt from PostgreSQL."""
     queued = {}
     for owner_id, count in counted.items():
         if count is None:

@@ -5,11 +5,14 @@ one costs its thread a wait on the network, then a fight for the GIL to go on. S
 submits of one process meet here. While one thread works for a group, the others wait;
 then the next thread takes every job that waited meanwhile, with one Redis trip for the
 owners' queued-jobs counts, one INSERT, one broker batch and one mirror trip, as
-POST /jobs/batch does. Each request still answers only once its own job is committed
-and sent. A submit that meets nobody is a group of one, and waits for nothing.
+POST /jobs/batch does; the first trip also counts the group's submits for the rate
+limit. Each request still answers only once its own job is committed and sent. A submit
+that meets nobody is a group of one, and waits for nothing.
 """
 
 import threading
+import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -19,7 +22,7 @@ from sqlalchemy.orm import Session
 from app.crud import job as job_crud
 from app.models.job import Job
 from app.schemas.job import JobRead
-from app.services import quotas
+from app.services import quotas, rate_limits
 from app.services.errors import RateLimited, Unavailable
 from app.services.job_lifecycle import send_new_jobs
 
@@ -86,7 +89,8 @@ def record_and_send(session: Session, job: Job, queued_limit: int | None) -> Job
     setting's), commit it in `session` (or another waiting thread's), send it, and return
     its snapshot.
 
-    RateLimited when the owner's queued jobs are at their limit; IntegrityError when its
+    RateLimited past the owner's submit rate limit (the submit is counted here) or when
+    their queued jobs are at their limit; IntegrityError when its
     row conflicts (an Idempotency-Key used at the same moment); Unavailable, with the row
     deleted, when the broker did not take it.
     """
@@ -112,15 +116,20 @@ def _record_and_send(session: Session, group: Sequence[_Submit]) -> None:
 
 
 def _admitted(session: Session, group: Sequence[_Submit]) -> list[_Submit]:
-    """The submits under their owners' queued-jobs limits, each with its owner's backlog
-    before it, counting the ones admitted before it in the group; a refusal is its own
-    job's error. Admitted one group at a time, a process's submits never pass a limit
-    together."""
-    queued = quotas.queued_counts(session, {submit.job.owner_id for submit in group})
+    """The submits under their owners' submit rate limit and queued-jobs limit, each with
+    its owner's backlog before it, counting the ones admitted before it in the group; a
+    refusal is its own job's error. Admitted one group at a time, a process's submits
+    never pass a limit together."""
+    submits = Counter(submit.job.owner_id for submit in group)
+    queued, submitted = quotas.counts_for_submits(session, submits)
+    positions: Counter[uuid.UUID] = Counter()
     admitted = []
     for submit in group:
         owner_id = submit.job.owner_id
+        position = positions[owner_id]
+        positions[owner_id] += 1
         try:
+            rate_limits.check_counted_submit(submitted.get(owner_id), submits[owner_id], position)
             quotas.check_queued(queued[owner_id], submit.queued_limit, 1)
         except RateLimited as refusal:
             submit.error = refusal

@@ -32,7 +32,6 @@ from app.services.ogc import jobs as ogc_jobs
 from app.services.ogc import processes as ogc_processes
 from app.services.ogc.documents import status_info
 from app.services.use_cases import artifacts as artifact_service
-from app.services.use_cases import rate_limits
 
 router = APIRouter()
 
@@ -161,7 +160,6 @@ async def execute(
 def _execute(
     principal: Principal, process_id: str, body: ExecuteRequest, request: Request
 ) -> JobRead:
-    rate_limits.count_submit(principal.id)
     with SessionLocal() as session:
         return ogc_jobs.execute(
             session, principal, process_id, body, origin=_origin(request), ogc_base=_base(request)

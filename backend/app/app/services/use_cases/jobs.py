@@ -42,8 +42,9 @@ def submit_job(
     """Validate, record, then send: the row is committed before a worker can see the task.
 
     Returns the job and whether it is new: a repeated Idempotency-Key with the same
-    request gives back the job it created the first time. RateLimited when the owner's
-    queued jobs are at their limit.
+    request gives back the job it created the first time. RateLimited past the owner's
+    submit rate limit (the submit is counted here, a replay is not) or when their queued
+    jobs are at their limit.
     """
     job = new_job(session, owner.id, tool_name, inputs, options=options, schedule_id=schedule_id)
     job.idempotency_key = idempotency_key

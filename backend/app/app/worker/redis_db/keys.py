@@ -27,6 +27,11 @@ def job_of_channel(channel: str) -> uuid.UUID:
     return uuid.UUID(channel.removeprefix(f"{PREFIX}:job:").removesuffix(":events"))
 
 
+def rate_limit(*identifiers: str) -> str:
+    """A caller's fixed-window counter: its limit, then who is counted."""
+    return ":".join((RATE_LIMITS_PREFIX, *identifiers))
+
+
 def heartbeat(job_id: uuid.UUID) -> str:
     return f"{PREFIX}:heartbeat:{job_id}"
 

@@ -12,6 +12,8 @@ RECOUNT_SECONDS.
 import uuid
 from collections.abc import Collection, Sequence
 
+from redis.client import Pipeline
+
 from app.worker.redis_db import keys
 from app.worker.redis_db.connection import client, must_answer
 
@@ -24,11 +26,19 @@ def counts(owner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int | None]:
     """Each owner's queued jobs, in one round trip; None for an owner whose set must be
     rebuilt first (`recount`). RedisUnavailable when Redis does not answer."""
     owners = list(owner_ids)
-    pipe = client().pipeline(transaction=False)
+    pipeline = client().pipeline(transaction=False)
+    count_in(pipeline, owners)
+    return counts_of(owners, pipeline.execute())
+
+
+def count_in(pipeline: Pipeline, owners: Sequence[uuid.UUID]) -> None:
+    """`counts` within the pipeline: its first 2 * len(owners) answers are for `counts_of`."""
     for owner_id in owners:
-        pipe.exists(keys.queued_jobs_counted(owner_id))
-        pipe.scard(keys.queued_jobs(owner_id))
-    answers = pipe.execute()
+        pipeline.exists(keys.queued_jobs_counted(owner_id))
+        pipeline.scard(keys.queued_jobs(owner_id))
+
+
+def counts_of(owners: Sequence[uuid.UUID], answers: Sequence[int]) -> dict[uuid.UUID, int | None]:
     return {
         owner_id: int(queued) if counted else None
         for owner_id, counted, queued in zip(owners, answers[::2], answers[1::2], strict=True)

@@ -24,8 +24,9 @@ from app.schemas.job import (
     JobPage,
     JobRead,
 )
+from app.services import rate_limits
 from app.services.use_cases import artifacts as artifact_service
-from app.services.use_cases import job_waiting, rate_limits
+from app.services.use_cases import job_waiting
 from app.services.use_cases import jobs as job_service
 from app.services.use_cases import logs as log_service
 
@@ -51,7 +52,6 @@ def submit_job(
     body: JobCreate,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    rate_limits.count_submit(principal.id)
     job, created = job_service.submit_job(
         session, principal, body.tool, body.inputs, options=body, idempotency_key=idempotency_key
     )

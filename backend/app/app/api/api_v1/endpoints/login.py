@@ -8,7 +8,7 @@ from app.api.responses import error
 from app.api.routing import ApiRoute
 from app.core.security import create_access_token
 from app.schemas.user import Token
-from app.services.use_cases import rate_limits
+from app.services import rate_limits
 from app.services.use_cases import users as user_service
 
 router = APIRouter(tags=["login"], route_class=ApiRoute)

@@ -10,7 +10,6 @@ from app.api.routing import ApiRoute
 from app.api.submissions import UNKNOWN_FILE, accepted
 from app.schemas.job import JobRead
 from app.schemas.schedule import ScheduleCreate, ScheduleRead, ScheduleUpdate
-from app.services.use_cases import rate_limits
 from app.services.use_cases import schedules as schedule_service
 
 router = APIRouter(prefix="/schedules", tags=["schedules"], route_class=ApiRoute)
@@ -102,6 +101,5 @@ def delete_schedule(
 def trigger_schedule(
     session: SessionDep, principal: CurrentPrincipal, schedule_id: uuid.UUID
 ) -> Response:
-    rate_limits.count_submit(principal.id)
     job = schedule_service.trigger_schedule(session, principal, schedule_id)
     return accepted(job, created=True)

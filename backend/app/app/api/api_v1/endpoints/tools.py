@@ -11,7 +11,6 @@ from app.api.submissions import SUBMIT_RESPONSES, IdempotencyKey, accepted
 from app.schemas.job import JobOptions, JobRead
 from app.schemas.tool import BrokenToolRead, ToolRead
 from app.services.use_cases import jobs as job_service
-from app.services.use_cases import rate_limits
 from app.services.use_cases import tools as tool_service
 
 router = APIRouter(prefix="/tools", tags=["tools"], route_class=ApiRoute)
@@ -61,7 +60,6 @@ def _add_typed_submit_route(tool: ToolRead, inputs_type: Any) -> None:
         body: Any,
         idempotency_key: IdempotencyKey = None,
     ) -> Response:
-        rate_limits.count_submit(principal.id)
         job, created = job_service.submit_job(
             session,
             principal,
