@@ -116,8 +116,7 @@ async def _listening(job: JobRead) -> AsyncIterator["asyncio.Queue[bytes]"]:
         # Wanting and giving up the channel under the lock, in the order of the waiters.
         is_followed = follower is None or follower.follow_job(job.id)
     try:
-        if not is_followed:
-            assert follower is not None
+        if follower is not None and not is_followed:
             await asyncio.to_thread(follower.subscribe_now)
             with suppress(TimeoutError):
                 await asyncio.wait_for(_until_followed(waiter[1]), FOLLOW_WAIT_SECONDS)
@@ -132,7 +131,7 @@ async def _listening(job: JobRead) -> AsyncIterator["asyncio.Queue[bytes]"]:
 
 
 async def _until_followed(messages: "asyncio.Queue[bytes]") -> None:
-    # Nothing but the confirmation comes before it: the channel was not followed.
+    # A message before the confirmation was sent before the snapshot is read: no news.
     while await messages.get() != _FOLLOWED:
         pass
 
