@@ -17,6 +17,7 @@ from app.services.use_cases import job_waiting
 from app.worker.redis_db import jobs as hot_jobs
 from app.worker.redis_db import keys
 from app.worker.redis_db.connection import client as redis_client
+from app.worker.redis_db.follower import RedisFollower
 from tests.support.environment import REDIS_DB
 from tests.support.job_api import submit_tool_job
 from tests.support.waiting import wait_until
@@ -107,6 +108,28 @@ def test_a_lost_subscription_is_made_again_with_the_channels_of_waited_jobs(
     assert response.json()["state"] == "cancelled"
     # Told by the message on the channel followed again, not by reading the snapshot again.
     assert time.monotonic() - started < job_waiting.RESYNC_SECONDS
+
+
+def test_a_waiter_does_not_wait_for_a_follower_without_a_connection(
+    client: TestClient, user_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = JobRead.model_validate(submit_tool_job(client, user_headers, "echo", {"message": "hi"}))
+    # Not started, as while it reconnects to Redis: no confirmation would come.
+    unconnected = RedisFollower(
+        on_job_message=job_waiting.deliver,
+        on_job_followed=job_waiting.followed,
+        on_invalidation=lambda _: None,
+        on_follow=lambda _: None,
+    )
+    monkeypatch.setattr(job_waiting, "_follower", unconnected)
+
+    async def first_update() -> float:
+        started = time.monotonic()
+        async for _ in job_waiting.job_updates(job, timeout_seconds=10):
+            break
+        return time.monotonic() - started
+
+    assert asyncio.run(first_update()) < job_waiting.FOLLOW_WAIT_SECONDS / 2
 
 
 def test_a_missed_message_is_made_up_by_reading_the_snapshot_again(

@@ -71,13 +71,14 @@ class RedisFollower:
         self._on_follow(False)
 
     def follow_job(self, job_id: uuid.UUID) -> bool:
-        """Want the job's channel: True when it is followed already. Otherwise
-        `on_job_followed(job_id)` comes once Redis confirmed it (also after a lost
-        subscription was made again), the SUBSCRIBE being sent by `subscribe_now` or at
-        the follower's next turn. No I/O: safe on the event loop."""
+        """Want the job's channel: True when there is nothing to wait for (it is followed
+        already, or the follower has no connection now: messages are missed until it
+        has). Otherwise `on_job_followed(job_id)` comes once Redis confirmed it (also
+        after a lost subscription was made again), the SUBSCRIBE being sent by
+        `subscribe_now` or at the follower's next turn. No I/O: safe on the event loop."""
         with self._lock:
             self._wanted.add(job_id)
-            return job_id in self._followed
+            return job_id in self._followed or self._pubsub is None
 
     def unfollow_job(self, job_id: uuid.UUID) -> None:
         """Want the job's channel no more (unsubscribed at the follower's next turn)."""
