@@ -67,8 +67,18 @@ def pool_holds(stack: Stack, jobs: set[uuid.UUID]) -> None:
 
 
 def database_answers_again(api: httpx.Client) -> None:
-    """The API dropped the connections the stall broke (one 503 each) and answers."""
-    wait_until(lambda: api.get("/jobs").status_code == 200, timeout=10, interval=0.1)
+    """The API dropped the connections the stall broke (a 503 drops those older than it)
+    and answers, on every connection its pool keeps (one after the other, each takes the
+    connection idle longest): a dead one left idle would fail a later case's first read,
+    such as the user's when their cached copy expires."""
+    in_a_row = 0
+
+    def every_connection_answered() -> bool:
+        nonlocal in_a_row
+        in_a_row = in_a_row + 1 if api.get("/jobs").status_code == 200 else 0
+        return in_a_row > 2 * int(STACK_SETTINGS["DATABASE_POOL_SIZE"])
+
+    wait_until(every_connection_answered, timeout=20, interval=0)
 
 
 def submits_answer_again(api: httpx.Client) -> None:
