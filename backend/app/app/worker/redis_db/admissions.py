@@ -34,10 +34,12 @@ def count(submits: Mapping[uuid.UUID, int], *, counter: str, window_seconds: int
             )
     answers = pipeline.execute()
     queued_answers, submit_answers = answers[: 2 * len(owners)], answers[2 * len(owners) :]
-    return Counts(
-        queued=queued_jobs.counts_of(owners, queued_answers),
-        submitted={
+    submitted = (
+        {}
+        if window_seconds is None
+        else {
             owner_id: rate_limits.window_of(answer)
-            for owner_id, answer in zip(owners, submit_answers, strict=False)
-        },
+            for owner_id, answer in zip(owners, submit_answers, strict=True)
+        }
     )
+    return Counts(queued=queued_jobs.counts_of(owners, queued_answers), submitted=submitted)

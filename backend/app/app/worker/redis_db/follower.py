@@ -61,6 +61,10 @@ class RedisFollower:
         self._wanted: set[uuid.UUID] = set()
         self._pending: set[uuid.UUID] = set()
         self._followed: set[uuid.UUID] = set()
+        # Whether the sets changed since the subscription was last put in step with
+        # them: only then does a turn compare them (with many waiters, a comparison at
+        # every message would cost the thread more than the message).
+        self._unsettled = False
 
     def start(self) -> None:
         self._thread.start()
@@ -78,12 +82,14 @@ class RedisFollower:
         `subscribe_now` or at the follower's next turn. No I/O: safe on the event loop."""
         with self._lock:
             self._wanted.add(job_id)
+            self._unsettled = True
             return job_id in self._followed or self._pubsub is None
 
     def unfollow_job(self, job_id: uuid.UUID) -> None:
         """Want the job's channel no more (unsubscribed at the follower's next turn)."""
         with self._lock:
             self._wanted.discard(job_id)
+            self._unsettled = True
 
     def subscribe_now(self) -> None:
         """Send the SUBSCRIBE of each job wanted and not yet asked for, rather than at
@@ -118,8 +124,10 @@ class RedisFollower:
                 self._on_follow(True)
                 while not self._stopping.is_set():
                     with self._lock:
-                        self._subscribe_wanted(pubsub)
-                        self._unsubscribe_unwanted(pubsub)
+                        if self._unsettled:
+                            self._unsettled = False
+                            self._subscribe_wanted(pubsub)
+                            self._unsubscribe_unwanted(pubsub)
                     message = pubsub.get_message(timeout=0.5)
                     if message is not None:
                         self._hand_on(message)
@@ -154,4 +162,5 @@ class RedisFollower:
             with self._lock:
                 self._pending.discard(job_id)
                 self._followed.add(job_id)
+                self._unsettled = True  # unwanted meanwhile: to unsubscribe
             self._on_job_followed(job_id)

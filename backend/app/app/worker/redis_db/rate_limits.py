@@ -7,19 +7,15 @@ of its own: that trip cost a single submit a tenth of its API CPU under load (RE
 Performance).
 """
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-import redis
 from redis.client import Pipeline
 from redis.commands.core import Script
 
 from app.worker.redis_db import keys
-from app.worker.redis_db.connection import client
-
-logger = logging.getLogger(__name__)
+from app.worker.redis_db.connection import best_effort, client
 
 # A counter left without an expiry (its first hit's EXPIRE lost) gets one at the next hit.
 _HIT = """
@@ -46,16 +42,12 @@ def _hit() -> Script:
     return client().register_script(_HIT)
 
 
+@best_effort(None)
 def hit(window_seconds: int, identifiers: Sequence[str], hits: int = 1) -> Window | None:
     """Count `hits` in the caller's window; None when Redis does not answer: the limits
     guard against abuse, and refusing every call while Redis is down would turn a lost
     cache into an outage."""
-    try:
-        answer = _hit()(keys=[keys.rate_limit(*identifiers)], args=[hits, window_seconds])
-    except redis.RedisError as error:
-        logger.warning("rate limit not checked, Redis unavailable: %r", error)
-        return None
-    return window_of(answer)
+    return window_of(_hit()(keys=[keys.rate_limit(*identifiers)], args=[hits, window_seconds]))
 
 
 def hit_in(pipeline: Pipeline, window_seconds: int, identifiers: Sequence[str], hits: int) -> None:
