@@ -51,6 +51,20 @@ def test_sleep_job_goes_queued_running_succeeded_with_progress(
     assert job["message"] == "step 4 of 4"
 
 
+def test_a_job_that_runs_on_shows_running_before_any_sign_of_life(
+    client: TestClient, user_headers: dict[str, str]
+) -> None:
+    # One step: its only progress report and log line come as it ends.
+    job_id = submit_tool_job(client, user_headers, "sleep", {"seconds": 2, "steps": 1})["id"]
+
+    def shown() -> dict[str, object] | None:
+        job: dict[str, object] = client.get(f"/api/v1/jobs/{job_id}", headers=user_headers).json()
+        return job if job["state"] != "queued" else None
+
+    job = wait_until(shown, timeout=30)
+    assert (job["state"], job["progress"]) == ("running", 0.0)
+
+
 def test_fail_job_ends_failed_with_a_tool_error(
     client: TestClient, user_headers: dict[str, str]
 ) -> None:

@@ -34,6 +34,7 @@ from app.models.job import ErrorType, Job, JobError, JobState
 from app.schemas.job import JobRead
 from app.services.execution import running_limits
 from app.services.execution.runtime import WorkerRuntime, job_folder
+from app.services.execution.start_mirror import StartMirror
 from app.services.execution.watchdog import watchdog
 from app.services.job_lifecycle import (
     WORKER_LOST,
@@ -42,7 +43,6 @@ from app.services.job_lifecycle import (
     Failed,
     Succeeded,
     end_job,
-    mirror_job,
     requeue_job,
     start_job,
 )
@@ -83,18 +83,19 @@ def run_job(
     if job is None:
         return
     log_context.bind_job(job_id, tool=job.tool, user_id=job.owner_id)
-    # The heart starts beating with the mirror; the reaper leaves a job alone for
-    # WORKER_LOST_AFTER_SECONDS after its start, so it never sees it without a heart.
-    mirror_job(job, start_heartbeat=True)
+    # The heart starts beating with the start's mirror, sent once the job has run a
+    # moment; the reaper leaves a job alone for WORKER_LOST_AFTER_SECONDS after its start,
+    # so it never sees it without a heart.
+    start = StartMirror(job)
     with job_folder(job_id) as folder, ExitStack() as cleanup:
-        runtime = WorkerRuntime(session, job_id, folder / "log.txt", cleanup)
+        runtime = WorkerRuntime(session, job_id, folder / "log.txt", cleanup, start)
         ctx = JobContext(job_id, folder / "work", runtime)
-        with watchdog().watching(job_id, stop_stuck_tool):
+        with watchdog().watching(job_id, stop_stuck_tool, start):
             outcome = _run_tool(job, ctx)
         runtime.keep_log()
     # The heart beats on until the end is recorded, however long the database is away,
     # so that the reaper does not take a finished job for a lost one.
-    with watchdog().watching(job_id, stop_stuck_tool=None):
+    with watchdog().watching(job_id, stop_stuck_tool=None, start=start):
         retry_while_unreachable(session, "end job", lambda: _record(session, job, ctx, outcome))
 
 

@@ -16,6 +16,7 @@ from app.core.storage import read_chunks, storage
 from app.crud import file as file_crud
 from app.db.retry import retry_while_unreachable
 from app.models.file import File
+from app.services.execution.start_mirror import StartMirror
 from app.services.storage_keys import artifact_key, file_key, log_key
 from app.tools.base import ToolError
 from app.tools.context import ArtifactInfo, InputFile
@@ -24,18 +25,27 @@ from app.worker.redis_db import jobs as hot_jobs
 
 class WorkerRuntime:
     def __init__(
-        self, session: Session, job_id: uuid.UUID, log_file: Path, cleanup: ExitStack
+        self,
+        session: Session,
+        job_id: uuid.UUID,
+        log_file: Path,
+        cleanup: ExitStack,
+        start: StartMirror,
     ) -> None:
         self.job_id = job_id
         self._session = session
         self._log_file = log_file
         self._log: TextIO | None = None  # opened at the first line
         self._cleanup = cleanup
+        self._start = start
 
     def report_progress(self, fraction: float, message: str | None) -> None:
+        # A sign of life: the job shows running before its first tick.
+        self._start.send()
         hot_jobs.tick_job(self.job_id, fraction, message)
 
     def write_log(self, line: str) -> None:
+        self._start.send()
         if self._log is None:
             self._log_file.parent.mkdir(parents=True, exist_ok=True)
             self._log = self._cleanup.enter_context(self._log_file.open("a", encoding="utf-8"))

@@ -1,5 +1,6 @@
-"""One thread per worker process that watches the jobs it runs: it keeps their hearts
-beating and stops a tool that ignores its cancel.
+"""One thread per worker process that watches the jobs it runs: it mirrors their starts
+when due (start_mirror), keeps their hearts beating and stops a tool that ignores its
+cancel.
 
 One long-lived thread rather than one per job: starting and joining a thread for every
 job cost a tenth of a short job's time on the worker.
@@ -15,10 +16,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from app.core.config import settings
+from app.services.execution.start_mirror import RUNNING_SHOWN_AFTER_SECONDS, StartMirror
 from app.worker.redis_db import heartbeats
 from app.worker.redis_db import jobs as hot_jobs
 
 logger = logging.getLogger(__name__)
+
+# How often a running job's cancel flag is read: often enough to see a cancel within a
+# second.
+CANCEL_CHECK_SECONDS = 0.5
 
 
 @dataclass
@@ -26,7 +32,9 @@ class _Watch:
     job_id: uuid.UUID
     # None while the end is recorded: the heart beats on, nothing is stopped.
     stop_stuck_tool: Callable[[], None] | None
+    start: StartMirror | None
     last_beat: float = field(default_factory=time.monotonic)
+    last_cancel_check: float = field(default_factory=time.monotonic)
     cancel_seen: float | None = None
 
 
@@ -40,10 +48,13 @@ class Watchdog:
 
     @contextmanager
     def watching(
-        self, job_id: uuid.UUID, stop_stuck_tool: Callable[[], None] | None
+        self,
+        job_id: uuid.UUID,
+        stop_stuck_tool: Callable[[], None] | None,
+        start: StartMirror | None = None,
     ) -> Iterator[None]:
         with self._lock:
-            self._watches[job_id] = _Watch(job_id, stop_stuck_tool)
+            self._watches[job_id] = _Watch(job_id, stop_stuck_tool, start)
         try:
             yield
         finally:
@@ -52,8 +63,9 @@ class Watchdog:
                 del self._watches[job_id]
 
     def _run(self) -> None:
-        # Often enough to see a cancel within a second, whatever the heartbeat interval.
-        tick = min(settings.HEARTBEAT_INTERVAL_SECONDS, 0.5)
+        tick = min(
+            settings.HEARTBEAT_INTERVAL_SECONDS, CANCEL_CHECK_SECONDS, RUNNING_SHOWN_AFTER_SECONDS
+        )
         while True:
             time.sleep(tick)
             with self._lock:
@@ -62,11 +74,14 @@ class Watchdog:
 
     def _look_after(self, watch: _Watch) -> None:
         now = time.monotonic()
+        if watch.start is not None:
+            watch.start.send_if_due(now)
         if now - watch.last_beat >= settings.HEARTBEAT_INTERVAL_SECONDS:
             heartbeats.beat_heart(watch.job_id)
             watch.last_beat = now
-        if watch.stop_stuck_tool is None:
+        if watch.stop_stuck_tool is None or now - watch.last_cancel_check < CANCEL_CHECK_SECONDS:
             return
+        watch.last_cancel_check = now
         if watch.cancel_seen is None:
             watch.cancel_seen = now if hot_jobs.cancel_requested(watch.job_id) else None
         elif now - watch.cancel_seen >= settings.CANCEL_GRACE_SECONDS:
