@@ -2,11 +2,14 @@
 what tooljobs' guarantees need of a job's run, each the cheapest way there is.
 
 Start: one autocommit UPDATE ... RETURNING (queued -> running, attempt + 1) on a held
-psycopg2 connection, then one Redis script that mirrors the row, beats the heart and
-publishes. End: the same for running -> succeeded. No SQLAlchemy, no pydantic, no job
-folder, no log context, no tool: what is left of tooljobs' worker cost above this
+psycopg2 connection. Its mirror (the row, the first heartbeat, the announcement) waits
+as tooljobs' does (app/services/execution/start_mirror.py) and is never due for a job
+that ends at once. End: the same UPDATE for running -> succeeded, then one Redis script
+that mirrors the row, clears the heart and publishes. No SQLAlchemy, no pydantic, no
+job folder, no log context, no tool: what is left of tooljobs' worker cost above this
 floor is its own; what the floor costs above bare Celery is the price of committing
-and mirroring each transition (a job that survives a lost worker, Redis or database).
+each transition and mirroring the end (a job that survives a lost worker, Redis or
+database).
 """
 
 import json
@@ -63,12 +66,9 @@ def run_job(job_id: str) -> None:
     database, mirror = _connections()
     with database.cursor() as cursor:
         cursor.execute(START, (job_id,))
-        started = cursor.fetchone()
-        if started is None:
+        if cursor.fetchone() is None:
             return
-        names = [column.name for column in cursor.description]
-        _mirror(mirror, names, started)
         cursor.execute(END, (json.dumps({"message": "hi"}), job_id))
         ended = cursor.fetchone()
         if ended is not None:
-            _mirror(mirror, names, ended)
+            _mirror(mirror, [column.name for column in cursor.description], ended)
