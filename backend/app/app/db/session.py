@@ -1,13 +1,9 @@
 """The engine and session factory; each request and each task opens its own session."""
 
-import os
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import sessionmaker
 
 from app.core.config import settings
 
@@ -56,40 +52,3 @@ autocommit_engine = build_engine(settings.database_url, isolation_level="AUTOCOM
 StatementSessionLocal = sessionmaker(autocommit_engine, expire_on_commit=False)
 if settings.LOG_SQL:
     log_statements(engine, autocommit_engine)
-
-_held = threading.local()
-# Connections a forked child inherited: never used there, and never closed (that would
-# end its parent's).
-_inherited: list[Connection] = []
-
-
-@contextmanager
-def job_run_session() -> Iterator[Session]:
-    """A StatementSessionLocal session for a job's run, on a connection this thread keeps
-    from one run to the next: taking a connection from the pool and giving it back at
-    every transition cost a worker a tenth of its CPU per short job.
-
-    A dropped connection is invalidated at its first failed statement and made again
-    at the next, as a pooled one is. A run that made its ending one transaction
-    (app.db.transactions) left the connection at another isolation level: it goes back
-    to the pool, which restores autocommit, and the next run takes another."""
-    connection: Connection | None = getattr(_held, "connection", None)
-    if connection is None or connection.closed:
-        connection = _held.connection = autocommit_engine.connect()
-    try:
-        with Session(bind=connection, expire_on_commit=False) as session:
-            yield session
-    finally:
-        if "isolation_level" in connection.get_execution_options():
-            _held.connection = None
-            connection.close()
-
-
-def _forget_held_connection() -> None:
-    connection = getattr(_held, "connection", None)
-    if connection is not None:
-        _inherited.append(connection)
-        _held.connection = None
-
-
-os.register_at_fork(after_in_child=_forget_held_connection)

@@ -19,7 +19,7 @@ from celery.signals import (
 from app.core import log_context, telemetry
 from app.core.celery_app import celery_app
 from app.core.log_config import configure_logging
-from app.db.session import SessionLocal, autocommit_engine, engine, job_run_session
+from app.db.session import SessionLocal, StatementSessionLocal, autocommit_engine, engine
 from app.models.job import JobState
 from app.services import webhooks
 from app.services.execution import run
@@ -36,7 +36,7 @@ def run_job(job_id: str, owner_id: str | None = None) -> None:
         # Kills this pool process; the worker then records the job as cancelled (below).
         celery_app.control.revoke(job_id, terminate=True)
 
-    with job_run_session() as session:
+    with StatementSessionLocal() as session:
         run.run_job(
             session,
             uuid.UUID(job_id),

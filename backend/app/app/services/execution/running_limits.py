@@ -49,9 +49,8 @@ def take_within_limit(
     limit = _running_limit(session, owner_id)
     if not limit:
         return take()
-    # Its own session and connection, whose lock lasts until `take` has committed the
-    # start (on the connection of `session`).
-    with Session(bind=session.get_bind().engine) as turn:
+    # Its own session, whose lock lasts until `take` has committed the start.
+    with Session(bind=session.get_bind()) as turn:
         running = retry_while_unreachable(
             turn, "running limit", lambda: _lock_and_count(turn, owner_id, job_id)
         )
