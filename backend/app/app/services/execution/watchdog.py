@@ -32,7 +32,7 @@ class _Watch:
     job_id: uuid.UUID
     # None while the end is recorded: the heart beats on, nothing is stopped.
     stop_stuck_tool: Callable[[], None] | None
-    start: StartMirror | None
+    start: StartMirror
     last_beat: float = field(default_factory=time.monotonic)
     last_cancel_check: float = field(default_factory=time.monotonic)
     cancel_seen: float | None = None
@@ -51,7 +51,7 @@ class Watchdog:
         self,
         job_id: uuid.UUID,
         stop_stuck_tool: Callable[[], None] | None,
-        start: StartMirror | None = None,
+        start: StartMirror,
     ) -> Iterator[None]:
         with self._lock:
             self._watches[job_id] = _Watch(job_id, stop_stuck_tool, start)
@@ -74,8 +74,7 @@ class Watchdog:
 
     def _look_after(self, watch: _Watch) -> None:
         now = time.monotonic()
-        if watch.start is not None:
-            watch.start.send_if_due(now)
+        watch.start.send_if_due(now)
         if now - watch.last_beat >= settings.HEARTBEAT_INTERVAL_SECONDS:
             heartbeats.beat_heart(watch.job_id)
             watch.last_beat = now
