@@ -49,7 +49,7 @@ def start_worker(
     try:
         wait_until(
             lambda: (
-                process.poll() is not None or node in answers_ping(environment["CELERY_BROKER_URL"])
+                process.poll() is not None or answers_ping(environment["CELERY_BROKER_URL"], node)
             ),
             60,
         )
@@ -66,16 +66,19 @@ def broker_connection(broker_url: str) -> Connection:
     return Connection(broker_url, transport_options=celery_app.conf.broker_transport_options)
 
 
-def answers_ping(broker_url: str) -> set[str]:
-    """The names of the workers on this broker that answer a ping. (The app's own ping
-    publishes on the app's broker whatever connection it is given, so a pool-less
+def answers_ping(broker_url: str, node: str) -> bool:
+    """Whether the worker `node` on this broker answers a ping; at once when it does (the
+    wait runs its whole timeout only for an answer that does not come). (The app's own
+    ping publishes on the app's broker whatever connection it is given, so a pool-less
     mailbox.)"""
     mailbox = Mailbox(
         celery_app.conf.control_exchange, type="fanout", accept=["json"], serializer="json"
     )
     with broker_connection(broker_url) as connection:
-        replies = mailbox(connection)._broadcast("ping", {}, reply=True, timeout=0.5)
-    return {node for reply in replies for node in reply}
+        replies = mailbox(connection)._broadcast(
+            "ping", {}, destination=[node], reply=True, timeout=0.5, limit=1
+        )
+    return any(node in reply for reply in replies)
 
 
 def start_api(
