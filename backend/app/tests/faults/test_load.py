@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.db.session import SessionLocal
 from app.models.job import Job
-from tests.support.fault_jobs import all_ended, submit
+from tests.support.fault_jobs import all_ended, count_jobs, submit, unended_jobs
 from tests.support.fault_stack import Stack
 from tests.support.waiting import wait_until
 
@@ -47,7 +47,14 @@ def test_2000_jobs_from_32_clients_through_two_worker_restarts_all_end_once(
         for finished in clients:
             finished.result()
     submitted_after = time.monotonic() - started
-    counts = wait_until(lambda: all_ended(JOBS), timeout=120, interval=0.5)
+    try:
+        counts = wait_until(lambda: all_ended(JOBS), timeout=120, interval=0.5)
+    except AssertionError:
+        # What the stuck jobs' rows and the broker say tells where they were lost.
+        raise AssertionError(
+            f"not every job ended within 120 s: {count_jobs()}; first unended: "
+            f"{unended_jobs()}; the broker holds {stack.broker_holds()}"
+        ) from None
     ended_after = time.monotonic() - started
     for api in apis:
         api.close()

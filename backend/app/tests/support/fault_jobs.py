@@ -1,7 +1,7 @@
 """Jobs in the fault cases: submitted to the stack's API, counted in PostgreSQL."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -54,3 +54,24 @@ def all_ended(expected: int) -> dict[str, int] | None:
     counts = count_jobs()
     ended = sum(counts.get(state, 0) for state in TERMINAL)
     return counts if ended == expected == sum(counts.get(s.value, 0) for s in JobState) else None
+
+
+def unended_jobs(limit: int = 10) -> list[str]:
+    """The first jobs not yet terminal, with what their row says of them."""
+    now = utcnow()
+    with SessionLocal() as session:
+        jobs = session.scalars(
+            select(Job)
+            .where(Job.state.not_in([JobState(state) for state in TERMINAL]))
+            .order_by(Job.created_at)
+            .limit(limit)
+        ).all()
+
+    def ago(moment: datetime | None) -> str:
+        return "never" if moment is None else f"{(now - moment).total_seconds():.1f}s ago"
+
+    return [
+        f"{job.id} {job.state.value} attempt {job.attempt}, created {ago(job.created_at)}, "
+        f"started {ago(job.started_at)}"
+        for job in jobs
+    ]

@@ -165,6 +165,15 @@ class Stack:
         token = make_user(email or f"{uuid.uuid4()}@example.com", password=None)
         return httpx.Client(base_url=f"{self.api_url}/api/v1", headers=auth(token), timeout=30)
 
+    def broker_holds(self) -> dict[str, int]:
+        """What the broker holds: each queue's waiting messages (kombu keeps a list per
+        priority step) and the messages workers took and have not acknowledged."""
+        broker = self.redis.client(db=int(make_url(self.env["CELERY_BROKER_URL"]).database or 0))
+        held = {"unacked": int(broker.hlen("unacked"))}
+        for key in broker.scan_iter(_type="list"):
+            held[key.decode()] = int(broker.llen(key))
+        return held
+
     def api_answers(self) -> bool:
         try:
             return httpx.get(f"{self.api_url}/api/v1/health", timeout=2).status_code == 200
