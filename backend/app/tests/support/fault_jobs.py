@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from app.db.base_class import utcnow
 from app.db.session import SessionLocal
-from app.models.job import Job, JobState
+from app.models.job import TERMINAL_STATES, Job, JobState
 
-TERMINAL = {"succeeded", "failed", "cancelled"}
+TERMINAL = {state.value for state in TERMINAL_STATES}
 
 
 def submit(api: httpx.Client, tool: str, inputs: dict[str, Any]) -> uuid.UUID:
@@ -62,7 +62,7 @@ def unended_jobs(limit: int = 10) -> list[str]:
     with SessionLocal() as session:
         jobs = session.scalars(
             select(Job)
-            .where(Job.state.not_in([JobState(state) for state in TERMINAL]))
+            .where(Job.state.not_in(TERMINAL_STATES))
             .order_by(Job.created_at)
             .limit(limit)
         ).all()
